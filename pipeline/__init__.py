@@ -1,0 +1,1 @@
+"""LEGO image recognition pipeline: typed params, data providers, and the domain logic the DVC stages call."""

@@ -1,0 +1,43 @@
+"""Batch classification with an Ultralytics model: the one inference path for evaluate, the pyfunc and predict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+ImageLike = str | Path | Image.Image
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def class_probabilities(model, images: Sequence[ImageLike], batch: int, progress: str | None = None) -> np.ndarray:
+    """`(len(images), n_classes)` probabilities, in `model.names` order, preprocessed as in validation."""
+    sources = [str(i) if isinstance(i, Path) else i for i in images]
+    rows: list[np.ndarray] = []
+    bar = tqdm(total=len(sources), desc=progress, unit="img", disable=progress is None)
+    with bar:
+        for chunk in chunks(sources, batch):
+            results = model.predict(list(chunk), batch=len(chunk), verbose=False)
+            rows += [r.probs.data.float().cpu().numpy() for r in results]
+            bar.update(len(chunk))
+    return np.stack(rows) if rows else np.zeros((0, len(model.names)), dtype=np.float32)
+
+
+def class_names(model) -> list[str]:
+    names = model.names
+    return [names[i] for i in range(len(names))]
+
+
+def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> Iterable[list[tuple[str, float]]]:
+    """Per row, the `k` most probable `(label, probability)` pairs, best first."""
+    k = min(k, probs.shape[1])
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    for row, idx in zip(probs, order):
+        yield [(names[i], float(row[i])) for i in idx]

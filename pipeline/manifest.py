@@ -1,0 +1,133 @@
+"""The manifest: one row per image with its content hash, source, labels and header facts.
+
+Everything downstream (validation, split, both tasks) reads this one table, whatever the providers were.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from pipeline.io import DataError, sha256_file
+
+COLUMNS = [
+    "path", "sha256", "source", "split_hint", "character", "universe", "set_num",
+    "theme_path", "theme", "theme_group", "width", "height", "bytes", "format", "mode",
+]  # fmt: skip
+SETS_LOG = "sets.jsonl"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A classifier the pipeline builds: which manifest rows it uses and which column is the class."""
+
+    name: str
+    label: str
+    sources: tuple[str, ...]
+
+
+TASKS = {
+    "minifigure": Task("minifigure", label="character", sources=("minifigures", "custom")),
+    "theme": Task("theme", label="theme_group", sources=("sets",)),
+}
+
+
+def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
+    rows = manifest[manifest["source"].isin(task.sources) & manifest[task.label].notna()]
+    return rows.rename(columns={task.label: "label"})
+
+
+def file_facts(path: Path) -> dict:
+    """Hash, size and header facts; an unreadable image keeps NaN facts so validation reports it."""
+    facts = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    try:
+        with Image.open(path) as image:
+            facts |= {"width": image.width, "height": image.height, "format": image.format, "mode": image.mode}
+    except (UnidentifiedImageError, OSError):
+        facts |= {"width": None, "height": None, "format": None, "mode": None}
+    return facts
+
+
+def with_file_facts(rows: pd.DataFrame, root: Path, desc: str) -> pd.DataFrame:
+    paths = [root / p for p in rows["path"]]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        facts = list(tqdm(pool.map(file_facts, paths), total=len(paths), desc=desc, unit="img"))
+    return pd.concat([rows.reset_index(drop=True), pd.DataFrame(facts)], axis=1)
+
+
+def minifigure_rows(layout: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame) -> pd.DataFrame:
+    """Manifest rows for Kaggle-layout minifigures, joined to their sets' themes where the catalogue knows them."""
+    known = sets.set_index("set_num")
+    first_known = [next((s for s in nums if s in known.index), None) for nums in layout["set_nums"]]
+    rows = pd.DataFrame(
+        {
+            "path": [(raw_dir / p).relative_to(root).as_posix() for p in layout["path"]],
+            "source": "minifigures",
+            "split_hint": layout["split_hint"].to_numpy(),
+            "character": layout["character"].to_numpy(),
+            "universe": layout["universe"].to_numpy(),
+            "set_num": first_known,
+        }
+    )
+    for column in ("theme_path", "theme", "theme_group"):
+        rows[column] = [known.at[s, column] if s else None for s in first_known]
+    return with_file_facts(rows, root, "hash minifigures")
+
+
+def read_sets_log(raw_dir: Path) -> pd.DataFrame:
+    """The scrape stage's JSON-lines log, one record per set."""
+    path = raw_dir / SETS_LOG
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run the scrape stage first)") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise DataError(f"{path}:{number}: not valid JSON") from None
+    return pd.DataFrame(records, columns=["set_id", "name", "year", "image_url", "image", "sha256", "status"])
+
+
+def set_rows(log: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Manifest rows for scraped set images; sets unknown to the catalogue or in no theme group are excluded and counted."""
+    fetched = log[log["status"] == "ok"]
+    labelled = fetched.merge(sets, left_on="set_id", right_on="set_num", how="left", suffixes=("", "_catalogue"))
+    unknown = labelled["theme"].isna()
+    unmapped = ~unknown & labelled["theme_group"].isna()
+    kept = labelled[~unknown & ~unmapped]
+    rows = pd.DataFrame(
+        {
+            "path": [(raw_dir / p).relative_to(root).as_posix() for p in kept["image"]],
+            "source": "sets",
+            "split_hint": None,
+            "character": None,
+            "universe": None,
+            "set_num": kept["set_id"].to_numpy(),
+            "theme_path": kept["theme_path"].to_numpy(),
+            "theme": kept["theme"].to_numpy(),
+            "theme_group": kept["theme_group"].to_numpy(),
+        }
+    )
+    report = {
+        "sets_logged": int(len(log)),
+        "sets_fetched": int(len(fetched)),
+        "sets_labelled": int(len(kept)),
+        "excluded_not_in_catalogue": int(unknown.sum()),
+        "excluded_unmapped_theme": int(unmapped.sum()),
+        "unmapped_root_themes": labelled.loc[unmapped, "theme"].value_counts().to_dict(),
+        "per_group": kept["theme_group"].value_counts().sort_index().to_dict(),
+    }
+    return with_file_facts(rows, root, "hash set images"), report
+
+
+def build(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    manifest = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    return manifest.reindex(columns=COLUMNS).sort_values("path", ignore_index=True)

@@ -1,0 +1,222 @@
+"""The one typed model of `params.yaml`, validated once per stage.
+
+Every key is declared here; an unknown key, a wrong type or a missing path fails with one line that
+names the key (see `ParamsError`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.paths import PROJECT_ROOT
+
+TASKS = ("minifigure", "theme")
+
+
+class ParamsError(ValueError):
+    """A one-line, user-facing error about `params.yaml`."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _existing_path(value: str | None, what: str) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    if not path.exists():
+        raise ValueError(f"{what} does not exist: {path}")
+    return path
+
+
+class MinifiguresSource(Strict):
+    provider: Literal["synthetic", "local", "kaggle"] = "synthetic"
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _path_for_local(self) -> MinifiguresSource:
+        if self.provider == "local":
+            if self.path is None:
+                raise ValueError("provider 'local' needs 'path' (a folder or .zip in Kaggle's layout)")
+            _existing_path(self.path, "path")
+        return self
+
+    @property
+    def resolved_path(self) -> Path | None:
+        return _existing_path(self.path, "path")
+
+
+class SetsSource(Strict):
+    provider: Literal["synthetic", "brickinsights", "local"] = "synthetic"
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _path_for_local(self) -> SetsSource:
+        if self.provider == "local":
+            if self.path is None:
+                raise ValueError("provider 'local' needs 'path' (a folder of <set_num>.jpg images)")
+            _existing_path(self.path, "path")
+        return self
+
+    @property
+    def resolved_path(self) -> Path | None:
+        return _existing_path(self.path, "path")
+
+
+class ThemesSource(Strict):
+    provider: Literal["synthetic", "rebrickable", "local"] = "synthetic"
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _path_for_local(self) -> ThemesSource:
+        if self.provider == "local":
+            if self.path is None:
+                raise ValueError("provider 'local' needs 'path' (a folder with sets.csv and themes.csv)")
+            _existing_path(self.path, "path")
+        return self
+
+    @property
+    def resolved_path(self) -> Path | None:
+        return _existing_path(self.path, "path")
+
+
+class Sources(Strict):
+    minifigures: MinifiguresSource = MinifiguresSource()
+    sets: SetsSource = SetsSource()
+    themes: ThemesSource = ThemesSource()
+
+
+class SyntheticMinifigures(Strict):
+    classes: Annotated[int, Field(ge=2, le=64)] = 10
+    train_per_class: Annotated[int, Field(ge=3)] = 40
+    test_per_class: Annotated[int, Field(ge=1)] = 8
+    image_size: Annotated[int, Field(ge=32, le=1024)] = 160
+
+
+class SyntheticSets(Strict):
+    count: Annotated[int, Field(ge=8)] = 400
+    image_height: Annotated[int, Field(ge=32, le=1024)] = 160
+
+
+class Synthetic(Strict):
+    minifigures: SyntheticMinifigures = SyntheticMinifigures()
+    sets: SyntheticSets = SyntheticSets()
+
+
+class Validate(Strict):
+    min_side: Annotated[int, Field(ge=1)] = 32
+    max_side: Annotated[int, Field(ge=1)] = 8192
+    max_bytes: Annotated[int, Field(ge=1)] = 20_000_000
+    modes: list[str] = ["RGB", "L", "RGBA", "P", "CMYK"]
+    min_images_per_class: Annotated[int, Field(ge=1)] = 3
+
+
+class Split(Strict):
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    min_per_class: Annotated[int, Field(ge=3)] = 3
+
+
+Device = Literal["auto", "cpu"] | int | list[int] | str
+
+
+class Train(Strict):
+    model: str = "yolov8n-cls.yaml"
+    epochs: Annotated[int, Field(ge=1)] = 10
+    imgsz: Annotated[int, Field(ge=32)] = 96
+    batch: Annotated[int, Field(ge=1)] = 32
+    device: Device = "auto"
+    workers: Annotated[int, Field(ge=0)] = 2
+    patience: Annotated[int, Field(ge=1)] = 100
+    optimizer: str = "auto"
+    lr0: Annotated[float, Field(gt=0)] = 0.01
+    overrides: dict[str, object] = {}
+
+    @field_validator("model")
+    @classmethod
+    def _model_source(cls, value: str) -> str:
+        if value.endswith(".yaml"):
+            return value
+        if value.endswith(".pt"):
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                path = PROJECT_ROOT / path
+            if not path.exists():
+                raise ValueError(f"weights file does not exist: {path}")
+            return str(path)
+        raise ValueError(f"expected a model YAML (e.g. yolov8n-cls.yaml) or a local .pt file, got {value!r}")
+
+
+class Evaluate(Strict):
+    batch: Annotated[int, Field(ge=1)] = 32
+
+
+class Predict(Strict):
+    input: dict[str, str] = {task: f"data/yolo/{task}/test" for task in TASKS}
+    batch: Annotated[int, Field(ge=1)] = 32
+    top_k: Annotated[int, Field(ge=1)] = 5
+
+    def input_dir(self, task: str) -> Path:
+        if task not in self.input:
+            raise ParamsError(f"params.yaml: predict.input has no folder for task '{task}'")
+        path = Path(self.input[task]).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class Params(Strict):
+    seed: int = 42
+    tasks: list[Literal["minifigure", "theme"]] = list(TASKS)
+    sources: Sources = Sources()
+    synthetic: Synthetic = Synthetic()
+    theme_groups: dict[str, list[str]]
+    validate_: Validate = Field(Validate(), alias="validate")
+    split: Split = Split()
+    train: Train = Train()
+    evaluate: Evaluate = Evaluate()
+    predict: Predict = Predict()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _predict_matches_tasks(self) -> Params:
+        if set(self.predict.input) != set(self.tasks):
+            raise ValueError(
+                f"predict.input needs exactly one folder per task in {self.tasks}, has {sorted(self.predict.input)}"
+            )
+        return self
+
+
+def _one_line(error: ValidationError, source: Path) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    more = f" (+{len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
+    return f"{source}: {key}: {message}{more}"
+
+
+def load(path: Path | str = PROJECT_ROOT / "params.yaml") -> Params:
+    """Read and validate `params.yaml`; raise `ParamsError` with one line naming the key at fault."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ParamsError(_one_line(exc, path)) from None

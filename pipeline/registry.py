@@ -1,0 +1,165 @@
+"""The MLflow pyfunc that serves a trained classifier, its registration, and the `champion` alias decision."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mlflow
+from pipeline.inference import class_names, class_probabilities, top_k
+from pipeline.paths import PROJECT_ROOT
+
+ALIAS = "champion"
+REQUIREMENTS = (
+    "ultralytics",
+    "torch",
+    "torchvision",
+    "opencv-python",
+    "pandas",
+    "numpy",
+    "pillow",
+    "tqdm",
+    "pydantic",
+    "pyyaml",
+)
+
+
+def model_name(task: str) -> str:
+    return f"lego-{task}"
+
+
+def decode_images(encoded: pd.Series) -> list[np.ndarray]:
+    """Encoded image bytes → BGR arrays, decoded by OpenCV exactly as Ultralytics decodes image files."""
+    import cv2
+
+    images = []
+    for row, data in enumerate(encoded):
+        image = cv2.imdecode(np.frombuffer(bytes(data), np.uint8), cv2.IMREAD_COLOR) if data is not None else None
+        if image is None:
+            raise ValueError(f"input row {row}: 'image' does not hold a decodable image")
+        images.append(image)
+    return images
+
+
+class LegoClassifier(mlflow.pyfunc.PythonModel):
+    """Input: a DataFrame with column `image` (encoded JPEG/PNG bytes).
+    Output: `label`, `confidence`, `top_k_labels`, `top_k_probabilities`, and `probabilities` in
+    the order of the model metadata's `classes`. Params: `top_k` (default 5), `batch` (default 32)."""
+
+    def load_context(self, context) -> None:
+        self.load_weights(context.artifacts["weights"])
+
+    def load_weights(self, weights: str | Path) -> None:
+        from pipeline import offline
+
+        self.model = offline.ultralytics().YOLO(str(weights), task="classify")
+        self.names = class_names(self.model)
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        params = params or {}
+        probs = class_probabilities(self.model, decode_images(model_input["image"]), int(params.get("batch", 32)))
+        ranked = list(top_k(probs, self.names, int(params.get("top_k", 5))))
+        return pd.DataFrame(
+            {
+                "label": [r[0][0] for r in ranked],
+                "confidence": [r[0][1] for r in ranked],
+                "top_k_labels": [[label for label, _ in r] for r in ranked],
+                "top_k_probabilities": [[p for _, p in r] for r in ranked],
+                "probabilities": [row.astype(float).tolist() for row in probs],
+            }
+        )
+
+
+def log_model(weights: Path, task: str, example: bytes) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
+    """Log the pyfunc into the active run and register it as `lego-<task>` (a new version); also returns its classes."""
+    example_input = pd.DataFrame({"image": [example]})
+    local = LegoClassifier()
+    local.load_weights(weights)
+    example_output = local.predict(None, example_input)
+    signature = mlflow.models.infer_signature(example_input, example_output, params={"top_k": 5, "batch": 32})
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=LegoClassifier(),  # a fresh instance: the weights travel as an artifact, not pickled
+        artifacts={"weights": str(weights)},
+        code_paths=[str(PROJECT_ROOT / "pipeline")],
+        signature=signature,
+        input_example=example_input,
+        pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in REQUIREMENTS],
+        metadata={"task": task, "classes": local.names},
+        registered_model_name=model_name(task),
+    )
+    return info, local.names
+
+
+@dataclass(frozen=True)
+class Decision:
+    model_name: str
+    version: str
+    run_id: str
+    test_top1: float
+    test_version: str
+    champion_before: str | None
+    champion_before_top1: float | None
+    promoted: bool
+    reason: str
+    champion: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def decide(
+    client: mlflow.MlflowClient,
+    task: str,
+    version_: str,
+    run_id: str,
+    top1: float,
+    test_version: str,
+    classes: list[str],
+    rescore,
+) -> Decision:
+    """Move `champion` to the new version only if it beats the current champion on the same test split.
+
+    A champion scored on another test split is re-scored on this one (`rescore(model_uri) → top1`);
+    a champion over other classes cannot be compared, so the new version replaces it.
+    """
+    name = model_name(task)
+    client.set_model_version_tag(name, version_, "test_top1", f"{top1:.6f}")
+    client.set_model_version_tag(name, version_, "test_version", test_version)
+    try:
+        current = client.get_model_version_by_alias(name, ALIAS)
+    except mlflow.exceptions.MlflowException:
+        current = None
+    before, before_top1 = (str(current.version), None) if current else (None, None)
+    if current is None:
+        promoted, reason = True, "first registered version"
+    else:
+        current_classes = mlflow.models.get_model_info(f"models:/{name}/{current.version}").metadata.get("classes")
+        if current_classes != classes:
+            promoted, reason = True, "champion was trained on other classes; scores are not comparable"
+        else:
+            if current.tags.get("test_version") == test_version:
+                before_top1 = float(current.tags["test_top1"])
+            else:
+                before_top1 = rescore(f"models:/{name}/{current.version}")
+            promoted = top1 > before_top1
+            verdict = "beats" if promoted else "does not beat"
+            reason = f"test top-1 {top1:.4f} {verdict} champion v{current.version}'s {before_top1:.4f} on the same test split"
+    if promoted:
+        client.set_registered_model_alias(name, ALIAS, version_)
+    return Decision(
+        model_name=name,
+        version=str(version_),
+        run_id=run_id,
+        test_top1=top1,
+        test_version=test_version,
+        champion_before=before,
+        champion_before_top1=before_top1,
+        promoted=promoted,
+        reason=reason,
+        champion=str(version_) if promoted else str(before),
+    )

@@ -1,0 +1,100 @@
+"""Stratified, seeded, leakage-free train/val/test split into Ultralytics' classification layout.
+
+Leakage-free means identical bytes never land in two splits: rows are de-duplicated by content hash
+first, and a duplicate of a source test image is kept only as that test image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pipeline.io import DataError, reset_dir
+from pipeline.params import Split
+
+SPLITS = ("train", "val", "test")
+_HINT_RANK = {"test": 0, "val": 1, "train": 2}
+
+
+def deduplicate(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """One row per content hash (a source-test copy wins); hashes seen under two labels are dropped."""
+    labels_per_hash = rows.groupby("sha256")["label"].nunique()
+    conflicting = set(labels_per_hash[labels_per_hash > 1].index)
+    clean = rows[~rows["sha256"].isin(conflicting)]
+    rank = clean["split_hint"].map(_HINT_RANK).fillna(3)
+    unique = clean.assign(_rank=rank).sort_values(["_rank", "path"]).drop_duplicates("sha256").drop(columns="_rank")
+    report = {
+        "duplicates_dropped": int(len(clean) - len(unique)),
+        "conflicting_label_images_dropped": int(len(rows) - len(clean)),
+    }
+    return unique.sort_values("path", ignore_index=True), report
+
+
+def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Add a `split` column per class. A source's own test (and val) rows keep their split; the rest is
+    shuffled with a per-class seed and carved into val (and test, if the source has no test split)."""
+    unique, report = deduplicate(rows)
+    counts = unique["label"].value_counts()
+    too_small = sorted(counts[counts < settings.min_per_class].index)
+    unique = unique[~unique["label"].isin(too_small)]
+    if unique.empty:
+        raise DataError(f"split: no class has at least split.min_per_class={settings.min_per_class} images")
+    source_has_test = bool((unique["split_hint"] == "test").any())
+    parts = []
+    for label, group in unique.groupby("label", sort=True):
+        rng = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
+        fixed = group[group["split_hint"].isin(["test", "val"])].assign(split=lambda g: g["split_hint"])
+        free = group.drop(fixed.index)
+        free = free.iloc[rng.permutation(len(free))]
+        n_test = 0 if source_has_test else max(1, round(settings.test_fraction * len(group)))
+        n_val = 0 if (fixed["split"] == "val").any() else max(1, round(settings.val_fraction * len(group)))
+        n_val = min(n_val, max(0, len(free) - 1))
+        n_test = min(n_test, max(0, len(free) - n_val - 1))
+        split = ["test"] * n_test + ["val"] * n_val + ["train"] * (len(free) - n_test - n_val)
+        parts += [fixed, free.assign(split=split)]
+    assigned = pd.concat(parts)
+    # Ultralytics trains on train/ and validates on val/ with one class list: every class needs both.
+    present = assigned.groupby("label")["split"].agg(set)
+    incomplete = sorted(label for label, splits in present.items() if not {"train", "val"} <= splits)
+    assigned = assigned[~assigned["label"].isin(incomplete)]
+    assigned = assigned.sort_values(["split", "label", "path"], ignore_index=True)
+    report |= {
+        "classes": int(assigned["label"].nunique()),
+        "classes_dropped_too_small": too_small,
+        "classes_dropped_no_train_or_val": incomplete,
+        "images": {s: int((assigned["split"] == s).sum()) for s in SPLITS},
+        "data_version": data_version(assigned),
+        "test_version": data_version(assigned[assigned["split"] == "test"]),
+    }
+    return assigned, report
+
+
+def data_version(assigned: pd.DataFrame) -> str:
+    """A hash of what the split is: which bytes, under which label, in which split."""
+    lines = sorted(
+        f"{s}\t{label}\t{h}" for s, label, h in zip(assigned["split"], assigned["label"], assigned["sha256"])
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def target_name(path: str, sha256: str) -> str:
+    source = Path(path)
+    return f"{source.stem}-{sha256[:8]}{source.suffix.lower()}"
+
+
+def materialise(assigned: pd.DataFrame, root: Path, out_dir: Path) -> pd.DataFrame:
+    """Copy images to `out_dir/<split>/<label>/`; returns the split table with each `file` it wrote."""
+    reset_dir(out_dir)
+    files = []
+    for row in tqdm(assigned.itertuples(), total=len(assigned), desc=f"split {out_dir.name}", unit="img"):
+        dest = out_dir / row.split / str(row.label) / target_name(row.path, row.sha256)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / row.path, dest)
+        files.append(dest.relative_to(out_dir).as_posix())
+    return assigned.assign(file=files)[["file", "split", "label", "path", "sha256"]]

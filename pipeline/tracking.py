@@ -1,0 +1,64 @@
+"""The one place that sets up MLflow: SQLite store and artifact folder under `mlflow/`, tags every run gets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+
+from pipeline import offline, paths
+
+
+def configure() -> None:
+    """Point MLflow at the project's store (the main checkout's, also from `dvc exp run --temp/--queue`)."""
+    offline.configure()
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_TRACKING_URI", paths.tracking_uri())
+    (paths.store_root() / "mlflow").mkdir(exist_ok=True)
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+
+
+def experiment_id(task: str) -> str:
+    """The task's experiment, created with its artifacts under `mlflow/artifacts/` (not `./mlruns`)."""
+    import mlflow
+
+    name = f"lego-{task}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return mlflow.create_experiment(name, artifact_location=(paths.artifact_root() / name).as_uri())
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=paths.PROJECT_ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def run_tags(task: str, data_version: str) -> dict[str, str]:
+    """Where a run came from: git commit, DVC experiment (when under `dvc exp run`), data version."""
+    tags = {"task": task, "data_version": data_version}
+    commit = _git("rev-parse", "HEAD")
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+        tags["git_commit"] = commit
+        tags["git_dirty"] = str(bool(_git("status", "--porcelain", "--untracked-files=no")))
+    for env, tag in (("DVC_EXP_NAME", "dvc_exp_name"), ("DVC_EXP_BASELINE_REV", "dvc_exp_baseline_rev")):
+        if os.environ.get(env):
+            tags[tag] = os.environ[env]
+    return tags
+
+
+def flatten(params: Mapping, prefix: str = "") -> dict[str, object]:
+    """Nested params as MLflow's flat `a.b.c` keys."""
+    flat: dict[str, object] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,100 @@
+"""Ultralytics classification training, with per-epoch metrics streamed to the active MLflow run."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import offline
+from pipeline.io import DataError, list_images
+from pipeline.params import Train
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    save_dir: Path
+    best: Path
+    results_csv: Path
+    train_images: int
+    epochs_run: int
+
+
+def resolve_device(device: object) -> str | int | list[int]:
+    """`auto` → every visible CUDA GPU (a list when several), else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    count = torch.cuda.device_count()
+    if count > 1:
+        return list(range(count))
+    return 0 if count == 1 else "cpu"
+
+
+def train_args(settings: Train, dataset: Path, save_dir: Path, seed: int) -> dict:
+    """The exact keyword arguments given to `YOLO.train` (the benchmark reuses them for the plain run)."""
+    return {
+        "data": str(dataset),
+        "epochs": settings.epochs,
+        "imgsz": settings.imgsz,
+        "batch": settings.batch,
+        "device": resolve_device(settings.device),
+        "workers": settings.workers,
+        "patience": settings.patience,
+        "optimizer": settings.optimizer,
+        "lr0": settings.lr0,
+        "seed": seed,
+        "deterministic": True,
+        "project": str(save_dir.parent),
+        "name": save_dir.name,
+        "exist_ok": True,
+        **settings.overrides,
+    }
+
+
+def load_model(model: str):
+    ul = offline.ultralytics()
+    try:
+        return ul.YOLO(model, task="classify")
+    except FileNotFoundError as exc:
+        raise DataError(f"train.model {model!r}: {str(exc).splitlines()[0]}") from None
+
+
+def _metric_name(key: str) -> str:
+    return re.sub(r"[^\w\-. /]", "", key)
+
+
+def epoch_logger(log_metrics):
+    """An Ultralytics `on_fit_epoch_end` callback sending losses, val metrics and learning rates to `log_metrics`."""
+
+    def on_fit_epoch_end(trainer) -> None:
+        metrics = {
+            **trainer.label_loss_items(trainer.tloss, prefix="train"),
+            **trainer.metrics,
+            **{f"lr/{k}": v for k, v in trainer.lr.items()},
+        }
+        log_metrics({_metric_name(k): float(v) for k, v in metrics.items()}, step=trainer.epoch + 1)
+
+    return on_fit_epoch_end
+
+
+def train(settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics=None) -> TrainResult:
+    """Train `settings.model` on `dataset/{train,val}` and leave Ultralytics' run folder in `save_dir`."""
+    if not (dataset / "train").is_dir() or not (dataset / "val").is_dir():
+        raise DataError(f"{dataset}: expected train/ and val/ folders (run the split stage first)")
+    model = load_model(settings.model)
+    if log_metrics is not None:
+        model.add_callback("on_fit_epoch_end", epoch_logger(log_metrics))
+    try:
+        model.train(**train_args(settings, dataset, save_dir, seed))
+    except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
+        raise DataError(f"train.overrides: {str(exc).splitlines()[0]}") from None
+    trainer = model.trainer
+    return TrainResult(
+        save_dir=Path(trainer.save_dir),
+        best=Path(trainer.best),
+        results_csv=Path(trainer.csv),
+        train_images=len(list_images(dataset / "train")),
+        epochs_run=trainer.epoch + 1,
+    )

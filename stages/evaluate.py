@@ -1,0 +1,54 @@
+"""DVC stage `evaluate@<task>`: test-split metrics, per-class table and confusion matrix, to DVC and MLflow."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from pipeline import cli, evaluation, io, offline, params, paths, tracking
+from pipeline.evaluation import labelled_images
+from pipeline.inference import class_names, class_probabilities
+from pipeline.manifest import TASKS
+
+
+def main() -> None:
+    task = TASKS[sys.argv[1]].name
+    config = params.load()
+    run = io.read_json(paths.REPORTS / "train" / task / "run.json")
+    dataset = paths.YOLO / task
+    model = offline.ultralytics().YOLO(str(paths.PROJECT_ROOT / run["weights"]), task="classify")
+    names = class_names(model)
+    test = labelled_images(dataset / "test")
+    unknown = sorted(set(test["label"]) - set(names))
+    if unknown:
+        raise io.DataError(f"{dataset / 'test'}: classes {unknown} were not in training")
+    probs = class_probabilities(model, list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}")
+    y_true = test["label"].map(names.index).to_numpy()
+    train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
+    metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)
+
+    out = paths.REPORTS / "evaluate" / task
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_json(out / "metrics.json", metrics)
+    io.write_csv(out / "per_class.csv", table)
+    predicted = np.asarray(names)[probs.argmax(axis=1)]
+    io.write_csv(out / "predictions.csv", pd.DataFrame({
+        "path": [p.relative_to(dataset).as_posix() for p in test["path"]],
+        "actual": test["label"], "predicted": predicted, "confidence": probs.max(axis=1),
+    }))  # fmt: skip
+    evaluation.plot_confusion(matrix, names, f"{task}: test top-1 {metrics['top1']:.3f}", out / "confusion_matrix.png")
+
+    tracking.configure()
+    import mlflow
+
+    with mlflow.start_run(run_id=run["run_id"]):
+        mlflow.log_metrics({f"test/{k}": float(v) for k, v in metrics.items()})
+        mlflow.log_artifacts(str(out), artifact_path="evaluate")
+    print(
+        f"evaluate@{task}: "
+        + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+    )
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,35 @@
+"""DVC stage `label`: themes for sets (and minifigures) from the catalogue; writes the manifest of every image."""
+
+from pipeline import cli, io, manifest, params, paths
+from pipeline.providers import fetch_catalogue
+from pipeline.providers.kaggle_layout import read_layout
+from pipeline.themes import label_sets
+
+REPORT = paths.REPORTS / "label.json"
+
+
+def main() -> None:
+    config = params.load()
+    sets, themes = fetch_catalogue(config)
+    io.reset_dir(paths.CATALOGUE)
+    io.write_csv(paths.CATALOGUE / "sets.csv", sets)
+    io.write_csv(paths.CATALOGUE / "themes.csv", themes)
+    labelled = label_sets(sets, themes, config.theme_groups)
+    root = paths.PROJECT_ROOT
+    figures = manifest.minifigure_rows(read_layout(paths.RAW_MINIFIGURES), paths.RAW_MINIFIGURES, root, labelled)
+    set_images, report = manifest.set_rows(manifest.read_sets_log(paths.RAW_SETS), paths.RAW_SETS, root, labelled)
+    table = manifest.build([figures, set_images])
+    io.write_csv(paths.MANIFEST, table)
+    report = {
+        "images": int(len(table)),
+        "minifigure_images": int(len(figures)),
+        "minifigures_with_theme": int(figures["theme"].notna().sum()),
+        **report,
+    }
+    io.write_json(REPORT, report)
+    print(f"label: {len(table)} images in {paths.MANIFEST}; excluded sets: "
+          f"{report['excluded_not_in_catalogue']} not in catalogue, {report['excluded_unmapped_theme']} unmapped")  # fmt: skip
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,42 @@
+"""DVC stage `register@<task>`: log the pyfunc, register `lego-<task>`, move `champion` only if it is better."""
+
+import sys
+
+from pipeline import cli, evaluation, io, params, paths, registry, tracking
+from pipeline.evaluation import labelled_images
+from pipeline.inference import class_probabilities
+from pipeline.manifest import TASKS
+
+
+def main() -> None:
+    task = TASKS[sys.argv[1]].name
+    config = params.load()
+    run = io.read_json(paths.REPORTS / "train" / task / "run.json")
+    metrics = io.read_json(paths.REPORTS / "evaluate" / task / "metrics.json")
+    split = io.read_json(paths.REPORTS / "split" / f"{task}.json")
+    test = labelled_images(paths.YOLO / task / "test")
+    tracking.configure()
+    import mlflow
+
+    def rescore(model_uri: str) -> float:
+        champion = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        probs = class_probabilities(
+            champion.model, list(test["path"]), config.evaluate.batch, progress="re-score champion"
+        )
+        return evaluation.top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
+
+    with mlflow.start_run(run_id=run["run_id"]):
+        weights = paths.PROJECT_ROOT / run["weights"]
+        info, classes = registry.log_model(weights, task, test["path"].iloc[0].read_bytes())
+    decision = registry.decide(
+        mlflow.MlflowClient(), task, str(info.registered_model_version), run["run_id"],
+        metrics["top1"], split["test_version"], classes, rescore,
+    )  # fmt: skip
+    io.write_json(paths.REPORTS / "register" / f"{task}.json", decision.to_json())
+    print(
+        f"register@{task}: {decision.model_name} v{decision.version}; champion v{decision.champion} ({decision.reason})"
+    )
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,26 @@
+"""DVC stage `validate`: Great Expectations suite over the manifest plus image checks; fails on bad data."""
+
+import pandas as pd
+
+from pipeline import cli, io, params, paths
+from pipeline.validation import check_images, validate_manifest
+
+RESULT = paths.REPORTS / "validate" / "results.json"
+DOCS = paths.REPORTS / "validate" / "data_docs"
+
+
+def main() -> None:
+    config = params.load()
+    table = pd.read_csv(paths.MANIFEST)
+    report = validate_manifest(check_images(table, paths.PROJECT_ROOT), config.validate_, DOCS)
+    io.write_json(RESULT, report.to_json())
+    print(report.summary())
+    print(f"validate: data docs at {DOCS / 'index.html'}")
+    if not report.success:
+        raise io.DataError(
+            f"{paths.MANIFEST}: validation failed ({len(report.failures)} expectation(s)); see above and {RESULT}"
+        )
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,36 @@
+"""Shared fixtures: the project root, the optional real data in ../shared, a network guard."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline import offline
+from pipeline.paths import PROJECT_ROOT
+
+SHARED = PROJECT_ROOT.parent / "shared" / "data"
+GUARD_DIR = Path(__file__).parent / "support"
+
+offline.configure()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """`../shared/data` (real data); tests that need it skip cleanly where it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"real data not present at {SHARED}")
+    return SHARED
+
+
+def guarded_environment(log: Path) -> dict[str, str]:
+    """Environment for subprocesses: the project's .venv first on PATH, and a guard that records
+    (and refuses) every non-loopback connection attempt in `log`."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(GUARD_DIR)
+    env["NETWORK_GUARD_LOG"] = str(log)
+    env["PATH"] = os.pathsep.join([str(PROJECT_ROOT / ".venv" / "bin"), env["PATH"]])
+    for inherited in ("MLFLOW_TRACKING_URI", "YOLO_CONFIG_DIR"):  # each repo uses its own
+        env.pop(inherited, None)
+    return env

@@ -1,0 +1,173 @@
+"""The real pipeline through DVC in a temporary git repository, on a tiny synthetic config, offline.
+
+One module-scoped run feeds several tests: `dvc repro` from scratch, a no-op second `dvc repro`,
+and `dvc exp run -S train.epochs=2`, which must re-run only train and what follows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.paths import PROJECT_ROOT
+from tests.conftest import guarded_environment
+
+pytestmark = pytest.mark.integration
+
+PROJECT_FILES = ["pipeline", "stages", "dvc.yaml", "params.yaml", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
+TINY = {
+    "synthetic": {
+        "minifigures": {"classes": 4, "train_per_class": 12, "test_per_class": 3, "image_size": 64},
+        "sets": {"count": 48, "image_height": 64},
+    },
+    "train": {"epochs": 1, "imgsz": 32, "batch": 16},
+    "evaluate": {"batch": 16},
+    "predict": {"batch": 8},
+}
+
+
+def merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(base.get(key, {}), value) if isinstance(value, dict) and value else value
+    return out
+
+
+def sh(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("repo")
+    for name in PROJECT_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, root / name)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY), sort_keys=False))
+    return root
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> tuple[dict, Path]:
+    log = tmp_path_factory.mktemp("guard") / "network-attempts.log"
+    return guarded_environment(log), log
+
+
+@pytest.fixture(scope="module")
+def runs(repo, env) -> dict:
+    environ, _ = env
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    sh(["git", "init", "-q"], repo, environ)
+    sh(["git", "add", "-A"], repo, environ)
+    sh([*git, "commit", "-qm", "project"], repo, environ)
+    first = sh(["dvc", "repro"], repo, environ)
+    sh(["git", "add", "-A"], repo, environ)
+    sh([*git, "commit", "-qm", "first run"], repo, environ)
+    second = sh(["dvc", "repro"], repo, environ)
+    experiment = sh(["dvc", "exp", "run", "-S", "train.epochs=2"], repo, environ)
+    shown = sh(["dvc", "exp", "show", "--json"], repo, environ)
+    return {"first": first.stdout, "second": second.stdout, "exp": experiment.stdout, "show": shown.stdout}
+
+
+def client(repo: Path):
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow' / 'mlflow.db'}")
+
+
+def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
+    for stage in ("download", "scrape", "label", "validate"):
+        assert f"Running stage '{stage}'" in runs["first"]
+    for task in ("minifigure", "theme"):
+        for stage in ("split", "train", "evaluate", "register", "predict"):
+            assert f"Running stage '{stage}@{task}'" in runs["first"]
+    manifest = pd.read_csv(repo / "data" / "manifest.csv")
+    assert set(manifest["source"]) == {"minifigures", "sets"}
+    assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert json.loads((repo / "reports" / "validate" / "results.json").read_text())["success"] is True
+    assert (repo / "reports" / "validate" / "data_docs" / "index.html").is_file()
+
+
+def test_split_is_leakage_free_and_keeps_the_source_test_split(repo, runs):
+    table = pd.read_csv(repo / "data" / "yolo" / "minifigure" / "split.csv")
+    assert table.groupby("sha256")["split"].nunique().max() == 1
+    assert len(table[table["split"] == "test"]) == 4 * 3  # synthetic test.csv: 4 classes x 3
+    for split in ("train", "val", "test"):
+        assert len(list((repo / "data" / "yolo" / "minifigure" / split).iterdir())) == 4
+
+
+def test_evaluation_metrics_and_plots(repo, runs):
+    for task in ("minifigure", "theme"):
+        out = repo / "reports" / "evaluate" / task
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert {"top1", "top5", "macro_f1", "baseline_top1"} <= set(metrics)
+        assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
+        assert (out / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        per_class = pd.read_csv(out / "per_class.csv")
+        assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
+
+
+def test_mlflow_runs_registry_and_champion(repo, runs):
+    mlflow_client = client(repo)
+    for task in ("minifigure", "theme"):
+        experiment = mlflow_client.get_experiment_by_name(f"lego-{task}")
+        assert experiment.artifact_location.startswith(f"file://{repo}/mlflow/artifacts")
+        found = mlflow_client.search_runs([experiment.experiment_id], order_by=["start_time ASC"])
+        assert len(found) == 2  # dvc repro, then dvc exp run
+        first, second = found
+        assert first.data.tags["git_commit"] and first.data.tags["data_version"]
+        assert second.data.tags.get("dvc_exp_name")
+        assert second.data.params["train.epochs"] == "2"
+        assert "test/top1" in first.data.metrics
+        history = mlflow_client.get_metric_history(second.info.run_id, "metrics/accuracy_top1")
+        assert [m.step for m in history] == [1, 2]
+        versions = mlflow_client.search_model_versions(f"name='lego-{task}'")
+        assert sorted(int(v.version) for v in versions) == [1, 2]
+        champion = mlflow_client.get_model_version_by_alias(f"lego-{task}", "champion")
+        decision = json.loads((repo / "reports" / "register" / f"{task}.json").read_text())
+        assert decision["champion"] == str(champion.version)
+        assert decision["promoted"] == (str(champion.version) == "2")
+
+
+def test_predictions_use_the_champion(repo, runs):
+    for task in ("minifigure", "theme"):
+        table = pd.read_csv(repo / "data" / "predictions" / f"{task}.csv")
+        assert list(table.columns) == ["path", "label", "confidence", "top5"]
+        test_images = pd.read_csv(repo / "data" / "yolo" / task / "split.csv").query("split == 'test'")
+        assert len(table) == len(test_images)
+        classes = set(test_images["label"])
+        assert set(table["label"]) <= classes | set(pd.read_csv(repo / "data" / "yolo" / task / "split.csv")["label"])
+        top = json.loads(table["top5"].iloc[0])
+        assert top[0][0] == table["label"].iloc[0] and len(top) == min(5, len(classes))
+
+
+def test_second_repro_is_a_no_op_and_experiment_reruns_only_training_onwards(runs):
+    assert "Running stage" not in runs["second"]
+    assert "up to date" in runs["second"]
+    ran = {line.split("'")[1] for line in runs["exp"].splitlines() if line.startswith("Running stage")}
+    assert ran == {
+        f"{stage}@{task}" for stage in ("train", "evaluate", "register", "predict") for task in ("minifigure", "theme")
+    }
+    shown = json.loads(runs["show"])
+    experiments = [e for row in shown for e in (row.get("experiments") or [])]
+    assert experiments, "dvc exp show lists no experiment"
+    metrics = experiments[0]["revs"][0]["data"]["metrics"]
+    assert "reports/evaluate/minifigure/metrics.json" in metrics
+
+
+def test_no_network_contact(runs, env):
+    _, log = env
+    assert not log.exists() or log.read_text() == "", log.read_text()[:3000]

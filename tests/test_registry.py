@@ -1,0 +1,72 @@
+"""The champion alias moves only to a better version, compared on the same test split (real SQLite store)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import mlflow
+from pipeline import registry
+
+
+class Constant(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        return pd.DataFrame({"label": ["a"] * len(model_input)})
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("t", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    yield mlflow.MlflowClient(uri)
+    mlflow.set_tracking_uri(None)
+
+
+def register(classes):
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), metadata={"classes": classes},
+                                       registered_model_name="lego-minifigure")  # fmt: skip
+    return str(info.registered_model_version), run.info.run_id
+
+
+def decide(client, classes, top1, test_version="v1", rescored=None):
+    version, run_id = register(classes)
+    calls = []
+
+    def rescore(uri):
+        calls.append(uri)
+        return rescored
+
+    decision = registry.decide(client, "minifigure", version, run_id, top1, test_version, classes, rescore)
+    return decision, calls
+
+
+def champion(client):
+    return str(client.get_model_version_by_alias("lego-minifigure", "champion").version)
+
+
+def test_first_version_is_champion_then_only_better_ones(client):
+    first, _ = decide(client, ["a", "b"], 0.5)
+    assert first.promoted and first.reason == "first registered version" and champion(client) == "1"
+    worse, _ = decide(client, ["a", "b"], 0.4)
+    assert not worse.promoted and champion(client) == "1" and worse.champion_before_top1 == 0.5
+    tie, _ = decide(client, ["a", "b"], 0.5)
+    assert not tie.promoted and champion(client) == "1"
+    better, _ = decide(client, ["a", "b"], 0.6)
+    assert better.promoted and champion(client) == "4"
+
+
+def test_champion_from_another_test_split_is_rescored(client):
+    decide(client, ["a", "b"], 0.9, test_version="old")
+    decision, calls = decide(client, ["a", "b"], 0.7, test_version="new", rescored=0.65)
+    assert calls == ["models:/lego-minifigure/1"]
+    assert decision.promoted and decision.champion_before_top1 == 0.65 and champion(client) == "2"
+
+
+def test_champion_over_other_classes_is_replaced(client):
+    decide(client, ["a", "b"], 0.9)
+    decision, calls = decide(client, ["x", "y", "z"], 0.3)
+    assert decision.promoted and not calls and "other classes" in decision.reason

@@ -1,0 +1,100 @@
+"""Split: stratified, seeded, de-duplicated by content, a source's test split kept as test."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from pipeline.io import DataError, list_images
+from pipeline.manifest import TASKS, task_rows
+from pipeline.params import Split
+from pipeline.split import assign, materialise
+
+SETTINGS = Split(val_fraction=0.2, test_fraction=0.2, min_per_class=3)
+
+
+def rows(per_class: dict[str, int], hint=None) -> pd.DataFrame:
+    records = []
+    for label, n in per_class.items():
+        for i in range(n):
+            records.append({"path": f"{label}/{i}.jpg", "sha256": hashlib.sha256(f"{label}{i}".encode()).hexdigest(),
+                            "label": label, "split_hint": hint})  # fmt: skip
+    return pd.DataFrame(records)
+
+
+def test_every_class_in_every_split_and_fractions_hold():
+    assigned, report = assign(rows({"a": 20, "b": 10, "c": 5}), SETTINGS, seed=1)
+    counts = assigned.groupby(["label", "split"]).size().unstack(fill_value=0)
+    assert (counts > 0).all().all()
+    assert counts.loc["a"].to_dict() == {"test": 4, "train": 12, "val": 4}
+    assert report["images"] == {"train": 21, "val": 7, "test": 7}
+
+
+def test_seeded_and_deterministic():
+    a, _ = assign(rows({"a": 20, "b": 20}), SETTINGS, seed=1)
+    b, _ = assign(rows({"a": 20, "b": 20}), SETTINGS, seed=1)
+    c, _ = assign(rows({"a": 20, "b": 20}), SETTINGS, seed=2)
+    assert a.equals(b)
+    assert not a.set_index("path")["split"].equals(c.set_index("path")["split"])
+
+
+def test_identical_bytes_never_in_two_splits_and_source_test_copy_wins():
+    train = rows({"a": 10, "b": 10}, hint="train")
+    test = rows({"a": 2, "b": 2}, hint="test").assign(path=lambda f: "test/" + f["path"])
+    assigned, report = assign(pd.concat([train, test], ignore_index=True), SETTINGS, seed=0)
+    assert assigned["sha256"].is_unique
+    assert set(assigned.loc[assigned["split"] == "test", "path"]) == set(test["path"])
+    assert report["duplicates_dropped"] == 4
+
+
+def test_conflicting_labels_for_identical_bytes_are_dropped():
+    data = rows({"a": 6, "b": 6})
+    data.loc[0, "sha256"] = data.loc[6, "sha256"]
+    assigned, report = assign(data, SETTINGS, seed=0)
+    assert report["conflicting_label_images_dropped"] == 2
+    assert data.loc[0, "sha256"] not in set(assigned["sha256"])
+
+
+def test_small_classes_are_dropped_and_reported():
+    assigned, report = assign(rows({"a": 10, "tiny": 2}), SETTINGS, seed=0)
+    assert report["classes_dropped_too_small"] == ["tiny"]
+    assert set(assigned["label"]) == {"a"}
+    with pytest.raises(DataError, match="min_per_class"):
+        assign(rows({"tiny": 2}), SETTINGS, seed=0)
+
+
+def test_real_minifigures_keep_kaggle_test_split(shared_data, tmp_path):
+    from pipeline.io import sha256_file
+    from pipeline.providers.kaggle_layout import read_layout
+
+    root = shared_data / "lego-minifigures"
+    layout = read_layout(root)
+    table = layout.rename(columns={"character": "label"}).assign(sha256=[sha256_file(root / p) for p in layout["path"]])
+    assigned, _ = assign(table, SETTINGS, seed=42)
+    test_paths = set(assigned.loc[assigned["split"] == "test", "path"])
+    assert test_paths == set(layout.loc[layout["split_hint"] == "test", "path"])
+    assert assigned["sha256"].is_unique
+
+
+def test_materialise_writes_the_ultralytics_layout(tmp_path):
+    for label in ("red", "blue"):
+        for i in range(5):
+            path = tmp_path / "src" / f"{label}{i}.png"
+            path.parent.mkdir(exist_ok=True)
+            Image.new("RGB", (8, 8), (i * 40, 0, 0) if label == "red" else (0, 0, i * 40)).save(path)
+    manifest = pd.DataFrame({"path": [f"src/{p.name}" for p in sorted((tmp_path / "src").iterdir())]})
+    from pipeline.io import sha256_file
+
+    manifest["sha256"] = [sha256_file(tmp_path / p) for p in manifest["path"]]
+    manifest["character"] = manifest["path"].str.extract(r"src/([a-z]+)")[0]
+    manifest["source"] = "minifigures"
+    manifest["split_hint"] = None
+    assigned, _ = assign(task_rows(manifest, TASKS["minifigure"]), SETTINGS, seed=0)
+    table = materialise(assigned, tmp_path, tmp_path / "yolo")
+    assert sorted(p.relative_to(tmp_path / "yolo").parts[:2] for p in list_images(tmp_path / "yolo")) == sorted(
+        (s, lab) for s, lab in zip(table["split"], table["label"])
+    )
+    assert {p.name for p in (tmp_path / "yolo").iterdir()} == {"train", "val", "test"}
