@@ -6,6 +6,7 @@ Everything downstream (validation, split, both tasks) reads this one table, what
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +39,21 @@ TASKS = {
 }
 
 
+def class_folder(label: str) -> str:
+    """A class name usable as one folder name (Ultralytics takes class names from folders): `Technic/Bionicle` → `Technic-Bionicle`."""
+    return re.sub(r"[/\\\x00-\x1f]+", "-", str(label)).strip(" .-") or "_"
+
+
 def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """The task's rows, with its class column as folder-safe `label`."""
     rows = manifest[manifest["source"].isin(task.sources) & manifest[task.label].notna()]
-    return rows.rename(columns={task.label: "label"})
+    originals = rows[task.label].drop_duplicates()
+    folders = originals.map(class_folder)
+    clash = folders[folders.duplicated(keep=False)]
+    if len(clash):
+        names = sorted(originals[folders.isin(clash)])
+        raise DataError(f"task {task.name}: classes {names} map to the same folder name {clash.iloc[0]!r}")
+    return rows.assign(label=rows[task.label].map(class_folder))
 
 
 def file_facts(path: Path) -> dict:

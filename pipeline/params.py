@@ -129,8 +129,8 @@ Device = Literal["auto", "cpu"] | int | list[int] | str
 
 class Train(Strict):
     model: str = "yolov8n-cls.yaml"
-    epochs: Annotated[int, Field(ge=1)] = 10
-    imgsz: Annotated[int, Field(ge=32)] = 96
+    epochs: Annotated[int, Field(ge=1)] = 30
+    imgsz: Annotated[int, Field(ge=32)] = 128
     batch: Annotated[int, Field(ge=1)] = 32
     device: Device = "auto"
     workers: Annotated[int, Field(ge=0)] = 2

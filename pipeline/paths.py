@@ -24,10 +24,6 @@ def tracking_uri(root: Path = PROJECT_ROOT) -> str:
     return f"sqlite:///{store_root(root) / 'mlflow' / 'mlflow.db'}"
 
 
-def artifact_root(root: Path = PROJECT_ROOT) -> Path:
-    return store_root(root) / "mlflow" / "artifacts"
-
-
 # Stage outputs (dvc.yaml lists the same paths).
 DATA = PROJECT_ROOT / "data"
 RAW_MINIFIGURES = DATA / "raw" / "minifigures"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 from pipeline import offline, paths
 
@@ -14,20 +15,31 @@ def configure() -> None:
     offline.configure()
     import mlflow
 
-    os.environ.setdefault("MLFLOW_TRACKING_URI", paths.tracking_uri())
-    (paths.store_root() / "mlflow").mkdir(exist_ok=True)
-    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    uri = os.environ.setdefault("MLFLOW_TRACKING_URI", paths.tracking_uri())
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+
+
+def artifact_root() -> Path:
+    """Artifacts live beside the SQLite database (`mlflow/artifacts/`), not in `./mlruns`."""
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+    return paths.store_root() / "mlflow" / "artifacts"
 
 
 def experiment_id(task: str) -> str:
-    """The task's experiment, created with its artifacts under `mlflow/artifacts/` (not `./mlruns`)."""
+    """The task's experiment, created on first use with an explicit artifact location."""
     import mlflow
 
     name = f"lego-{task}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    return mlflow.create_experiment(name, artifact_location=(paths.artifact_root() / name).as_uri())
+    return mlflow.create_experiment(name, artifact_location=(artifact_root() / name).as_uri())
 
 
 def _git(*args: str) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline import offline
 from pipeline.io import DataError, list_images
-from pipeline.params import Train
+from pipeline.params import Params, Train
 
 
 @dataclass(frozen=True)
@@ -98,3 +98,22 @@ def train(settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics
         train_images=len(list_images(dataset / "train")),
         epochs_run=trainer.epoch + 1,
     )
+
+
+def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, split: dict):
+    """`train` inside a new MLflow run of the task's experiment: params, tags, per-epoch metrics, artifacts."""
+    import mlflow
+
+    from pipeline import tracking
+
+    tracking.configure()
+    tags = tracking.run_tags(task, split["data_version"])
+    with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=tags.get("dvc_exp_name", f"{task}-train")) as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(tracking.flatten({"seed": config.seed, "train": config.train.model_dump(), "split": config.split.model_dump()}))
+        mlflow.log_params({"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}})
+        result = train(config.train, dataset, save_dir, config.seed, mlflow.log_metrics)
+        for name in ("results.csv", "args.yaml", "results.png"):
+            if (result.save_dir / name).exists():
+                mlflow.log_artifact(str(result.save_dir / name), artifact_path="train")
+    return result, run

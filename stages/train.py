@@ -3,34 +3,16 @@
 import shutil
 import sys
 
-from pipeline import cli, io, params, paths, tracking
+from pipeline import cli, io, params, paths
 from pipeline.manifest import TASKS
-from pipeline.training import train
+from pipeline.training import train_tracked
 
 
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
     split = io.read_json(paths.REPORTS / "split" / f"{task}.json")
-    tracking.configure()
-    import mlflow
-
-    run_name = tracking.run_tags(task, split["data_version"]).get("dvc_exp_name") or f"{task}-train"
-    with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=run_name) as run:
-        mlflow.set_tags(tracking.run_tags(task, split["data_version"]))
-        mlflow.log_params(
-            tracking.flatten(
-                {"seed": config.seed, "train": config.train.model_dump(), "split": config.split.model_dump()}
-            )
-        )
-        mlflow.log_params(
-            {"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}}
-        )
-        result = train(config.train, paths.YOLO / task, paths.MODELS / task, config.seed, mlflow.log_metrics)
-        mlflow.log_metric("train/images_per_epoch", result.train_images)
-        for name in ("results.csv", "args.yaml", "results.png"):
-            if (result.save_dir / name).exists():
-                mlflow.log_artifact(str(result.save_dir / name), artifact_path="train")
+    result, run = train_tracked(task, config, paths.YOLO / task, paths.MODELS / task, split)
     out = paths.REPORTS / "train" / task
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result.results_csv, out / "results.csv")

@@ -98,3 +98,11 @@ def test_materialise_writes_the_ultralytics_layout(tmp_path):
         (s, lab) for s, lab in zip(table["split"], table["label"])
     )
     assert {p.name for p in (tmp_path / "yolo").iterdir()} == {"train", "val", "test"}
+
+
+def test_class_names_become_single_safe_folders():
+    manifest = pd.DataFrame({"source": "sets", "theme_group": ["Technic/Bionicle", "Bulk Bricks", None], "path": ["a", "b", "c"]})
+    assert task_rows(manifest, TASKS["theme"])["label"].tolist() == ["Technic-Bionicle", "Bulk Bricks"]
+    clash = pd.DataFrame({"source": "sets", "theme_group": ["A/B", "A-B"], "path": ["a", "b"]})
+    with pytest.raises(DataError, match="same folder name"):
+        task_rows(clash, TASKS["theme"])

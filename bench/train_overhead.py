@@ -1,0 +1,64 @@
+"""Benchmark: the train stage's throughput against a plain `YOLO(...).train()` on the same split and settings.
+
+The stage adds MLflow tracking (run, params, per-epoch metrics, artifacts) around Ultralytics' own
+trainer; this measures what that costs. Both runs train in this process (imports are paid once),
+alternating, best of `--rounds`, into temporary folders and a temporary MLflow store, so the
+project's DVC outputs and `mlflow/` are untouched. Last line: `ratio=<stage images/s ÷ plain images/s>`.
+
+    python bench/train_overhead.py [--task minifigure] [--epochs 5] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline import io, offline, params, paths  # noqa: E402
+from pipeline.training import train_args, train_tracked  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="minifigure")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    dataset = paths.YOLO / args.task
+    if not (dataset / "train").is_dir():
+        subprocess.run(["dvc", "repro", f"split@{args.task}"], cwd=paths.PROJECT_ROOT, check=True)
+    config = params.load()
+    config = config.model_copy(update={"train": config.train.model_copy(update={"epochs": args.epochs})})
+    split = io.read_json(paths.REPORTS / "split" / f"{args.task}.json")
+    images = split["images"]["train"] * args.epochs
+    ul = offline.ultralytics()
+
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        stage_times, plain_times = [], []
+        for round_ in range(args.rounds):
+            start = time.perf_counter()
+            model = ul.YOLO(config.train.model, task="classify")
+            model.train(**train_args(config.train, dataset, Path(tmp) / f"plain{round_}", config.seed))
+            plain_times.append(time.perf_counter() - start)
+
+            start = time.perf_counter()
+            train_tracked(args.task, config, dataset, Path(tmp) / f"stage{round_}", split)
+            stage_times.append(time.perf_counter() - start)
+
+    plain, stage = images / min(plain_times), images / min(stage_times)
+    print(f"task={args.task} epochs={args.epochs} train_images={split['images']['train']} model={config.train.model} imgsz={config.train.imgsz}")
+    print(f"plain YOLO.train: {plain:.1f} images/s (best of {args.rounds}: {min(plain_times):.1f} s)")
+    print(f"train stage:      {stage:.1f} images/s (best of {args.rounds}: {min(stage_times):.1f} s)")
+    print(f"ratio={stage / plain:.3f}")
+
+
+if __name__ == "__main__":
+    main()
