@@ -54,7 +54,9 @@ def main() -> None:
             stage_times.append(time.perf_counter() - start)
 
     plain, stage = images / min(plain_times), images / min(stage_times)
-    print(f"task={args.task} epochs={args.epochs} train_images={split['images']['train']} model={config.train.model} imgsz={config.train.imgsz}")
+    print(
+        f"task={args.task} epochs={args.epochs} train_images={split['images']['train']} model={config.train.model} imgsz={config.train.imgsz}"
+    )
     print(f"plain YOLO.train: {plain:.1f} images/s (best of {args.rounds}: {min(plain_times):.1f} s)")
     print(f"train stage:      {stage:.1f} images/s (best of {args.rounds}: {min(stage_times):.1f} s)")
     print(f"ratio={stage / plain:.3f}")

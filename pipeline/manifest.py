@@ -15,7 +15,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from pipeline.io import DataError, sha256_file
+from pipeline.io import DataError, list_images, sha256_file
 
 COLUMNS = [
     "path", "sha256", "source", "split_hint", "character", "universe", "set_num",
@@ -91,6 +91,20 @@ def minifigure_rows(layout: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.Da
     for column in ("theme_path", "theme", "theme_group"):
         rows[column] = [known.at[s, column] if s else None for s in first_known]
     return with_file_facts(rows, root, "hash minifigures")
+
+
+def custom_rows(folder: Path, root: Path) -> pd.DataFrame:
+    """Manifest rows for a user's `<class name>/<images>` folder: the class is the folder name."""
+    images = [p for p in list_images(folder) if p.parent != folder] if folder.is_dir() else []
+    rows = pd.DataFrame(
+        {
+            "path": [p.relative_to(root).as_posix() for p in images],
+            "source": "custom",
+            "split_hint": None,
+            "character": [p.relative_to(folder).parts[0] for p in images],
+        }
+    )
+    return with_file_facts(rows, root, "hash custom images") if len(rows) else rows
 
 
 def read_sets_log(raw_dir: Path) -> pd.DataFrame:

@@ -37,8 +37,10 @@ def _existing_path(value: str | None, what: str) -> Path | None:
 
 
 class MinifiguresSource(Strict):
-    provider: Literal["synthetic", "local", "kaggle"] = "synthetic"
+    provider: Literal["synthetic", "local", "kaggle", "none"] = "synthetic"
     path: str | None = None
+    base_url: str = "https://www.kaggle.com"
+    dataset: str = "ihelon/lego-minifigures-classification"
 
     @model_validator(mode="after")
     def _path_for_local(self) -> MinifiguresSource:
@@ -56,6 +58,16 @@ class MinifiguresSource(Strict):
 class SetsSource(Strict):
     provider: Literal["synthetic", "brickinsights", "local"] = "synthetic"
     path: str | None = None
+    base_url: str = "https://brickinsights.com"
+    ids_file: str | None = None
+    max_sets: Annotated[int, Field(ge=1)] = 500
+    years: tuple[int, int] | None = None
+    themes: list[str] | None = None
+    image_size: str = "genericnx400"
+    rate_limit: Annotated[float, Field(ge=0)] = 1.0
+    workers: Annotated[int, Field(ge=1, le=64)] = 4
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    retries: Annotated[int, Field(ge=0)] = 5
 
     @model_validator(mode="after")
     def _path_for_local(self) -> SetsSource:
@@ -73,6 +85,8 @@ class SetsSource(Strict):
 class ThemesSource(Strict):
     provider: Literal["synthetic", "rebrickable", "local"] = "synthetic"
     path: str | None = None
+    base_url: str = "https://cdn.rebrickable.com/media/downloads"
+    api_url: str = "https://rebrickable.com/api/v3"
 
     @model_validator(mode="after")
     def _path_for_local(self) -> ThemesSource:
@@ -87,10 +101,28 @@ class ThemesSource(Strict):
         return _existing_path(self.path, "path")
 
 
+class CustomSource(Strict):
+    """A folder of `<class name>/<images>` merged into the minifigure task (e.g. your own photos)."""
+
+    path: str | None = None
+
+    @property
+    def resolved_path(self) -> Path | None:
+        return _existing_path(self.path, "path")
+
+    @model_validator(mode="after")
+    def _path_exists(self) -> CustomSource:
+        path = _existing_path(self.path, "path")
+        if path is not None and not path.is_dir():
+            raise ValueError(f"path must be a folder of <class name>/<images>: {path}")
+        return self
+
+
 class Sources(Strict):
     minifigures: MinifiguresSource = MinifiguresSource()
     sets: SetsSource = SetsSource()
     themes: ThemesSource = ThemesSource()
+    custom: CustomSource = CustomSource()
 
 
 class SyntheticMinifigures(Strict):

@@ -27,6 +27,7 @@ def tracking_uri(root: Path = PROJECT_ROOT) -> str:
 # Stage outputs (dvc.yaml lists the same paths).
 DATA = PROJECT_ROOT / "data"
 RAW_MINIFIGURES = DATA / "raw" / "minifigures"
+RAW_CUSTOM = DATA / "raw" / "custom"
 RAW_SETS = DATA / "raw" / "sets"
 CATALOGUE = DATA / "raw" / "catalogue"
 MANIFEST = DATA / "manifest.csv"
@@ -34,3 +35,4 @@ YOLO = DATA / "yolo"
 MODELS = PROJECT_ROOT / "models"
 REPORTS = PROJECT_ROOT / "reports"
 PREDICTIONS = DATA / "predictions"
+CACHE = DATA / "cache"  # downloads kept between runs (partial ones resume); not a DVC output

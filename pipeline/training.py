@@ -103,15 +103,22 @@ def train(settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics
 def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, split: dict):
     """`train` inside a new MLflow run of the task's experiment: params, tags, per-epoch metrics, artifacts."""
     import mlflow
-
     from pipeline import tracking
 
     tracking.configure()
     tags = tracking.run_tags(task, split["data_version"])
-    with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=tags.get("dvc_exp_name", f"{task}-train")) as run:
+    with mlflow.start_run(
+        experiment_id=tracking.experiment_id(task), run_name=tags.get("dvc_exp_name", f"{task}-train")
+    ) as run:
         mlflow.set_tags(tags)
-        mlflow.log_params(tracking.flatten({"seed": config.seed, "train": config.train.model_dump(), "split": config.split.model_dump()}))
-        mlflow.log_params({"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}})
+        mlflow.log_params(
+            tracking.flatten(
+                {"seed": config.seed, "train": config.train.model_dump(), "split": config.split.model_dump()}
+            )
+        )
+        mlflow.log_params(
+            {"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}}
+        )
         result = train(config.train, dataset, save_dir, config.seed, mlflow.log_metrics)
         for name in ("results.csv", "args.yaml", "results.png"):
             if (result.save_dir / name).exists():

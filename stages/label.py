@@ -2,7 +2,7 @@
 
 from pipeline import cli, io, manifest, params, paths
 from pipeline.providers import fetch_catalogue
-from pipeline.providers.kaggle_layout import read_layout
+from pipeline.providers.kaggle_layout import EMPTY_LAYOUT, read_layout
 from pipeline.themes import label_sets
 
 REPORT = paths.REPORTS / "label.json"
@@ -16,14 +16,17 @@ def main() -> None:
     io.write_csv(paths.CATALOGUE / "themes.csv", themes)
     labelled = label_sets(sets, themes, config.theme_groups)
     root = paths.PROJECT_ROOT
-    figures = manifest.minifigure_rows(read_layout(paths.RAW_MINIFIGURES), paths.RAW_MINIFIGURES, root, labelled)
+    layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
+    figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)
+    custom = manifest.custom_rows(paths.RAW_CUSTOM, root)
     set_images, report = manifest.set_rows(manifest.read_sets_log(paths.RAW_SETS), paths.RAW_SETS, root, labelled)
-    table = manifest.build([figures, set_images])
+    table = manifest.build([figures, custom, set_images])
     io.write_csv(paths.MANIFEST, table)
     report = {
         "images": int(len(table)),
         "minifigure_images": int(len(figures)),
-        "minifigures_with_theme": int(figures["theme"].notna().sum()),
+        "minifigures_with_theme": int(figures["theme"].notna().sum()) if len(figures) else 0,
+        "custom_images": int(len(custom)),
         **report,
     }
     io.write_json(REPORT, report)

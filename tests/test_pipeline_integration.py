@@ -7,20 +7,16 @@ and `dvc exp run -S train.epochs=2`, which must re-run only train and what follo
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from pipeline.paths import PROJECT_ROOT
 from tests.conftest import guarded_environment
+from tests.project_repo import GIT, make_repo, sh
 
 pytestmark = pytest.mark.integration
 
-PROJECT_FILES = ["pipeline", "stages", "dvc.yaml", "params.yaml", ".gitignore", ".dvc/config", ".dvc/.gitignore"]
 TINY = {
     "synthetic": {
         "minifigures": {"classes": 4, "train_per_class": 12, "test_per_class": 3, "image_size": 64},
@@ -32,34 +28,6 @@ TINY = {
 }
 
 
-def merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = merge(base.get(key, {}), value) if isinstance(value, dict) and value else value
-    return out
-
-
-def sh(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("repo")
-    for name in PROJECT_FILES:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, root / name)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY), sort_keys=False))
-    return root
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> tuple[dict, Path]:
     log = tmp_path_factory.mktemp("guard") / "network-attempts.log"
@@ -67,15 +35,16 @@ def env(tmp_path_factory) -> tuple[dict, Path]:
 
 
 @pytest.fixture(scope="module")
+def repo(tmp_path_factory, env) -> Path:
+    return make_repo(tmp_path_factory.mktemp("repo"), TINY, env[0])
+
+
+@pytest.fixture(scope="module")
 def runs(repo, env) -> dict:
     environ, _ = env
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
-    sh(["git", "init", "-q"], repo, environ)
-    sh(["git", "add", "-A"], repo, environ)
-    sh([*git, "commit", "-qm", "project"], repo, environ)
     first = sh(["dvc", "repro"], repo, environ)
     sh(["git", "add", "-A"], repo, environ)
-    sh([*git, "commit", "-qm", "first run"], repo, environ)
+    sh([*GIT, "commit", "-qm", "first run"], repo, environ)
     second = sh(["dvc", "repro"], repo, environ)
     experiment = sh(["dvc", "exp", "run", "-S", "train.epochs=2"], repo, environ)
     shown = sh(["dvc", "exp", "show", "--json"], repo, environ)

@@ -101,7 +101,9 @@ def test_materialise_writes_the_ultralytics_layout(tmp_path):
 
 
 def test_class_names_become_single_safe_folders():
-    manifest = pd.DataFrame({"source": "sets", "theme_group": ["Technic/Bionicle", "Bulk Bricks", None], "path": ["a", "b", "c"]})
+    manifest = pd.DataFrame(
+        {"source": "sets", "theme_group": ["Technic/Bionicle", "Bulk Bricks", None], "path": ["a", "b", "c"]}
+    )
     assert task_rows(manifest, TASKS["theme"])["label"].tolist() == ["Technic-Bionicle", "Bulk Bricks"]
     clash = pd.DataFrame({"source": "sets", "theme_group": ["A/B", "A-B"], "path": ["a", "b"]})
     with pytest.raises(DataError, match="same folder name"):

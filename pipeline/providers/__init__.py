@@ -15,17 +15,39 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline import paths
 from pipeline.io import DataError, list_images, reset_dir, sha256_file, write_text
 from pipeline.manifest import SETS_LOG
 from pipeline.params import Params
-from pipeline.providers import kaggle_layout, synthetic
+from pipeline.providers import brickinsights, kaggle, kaggle_layout, rebrickable, synthetic
+from pipeline.themes import label_sets, read_catalogue
 
 
-def _not_available(what: str, provider: str) -> DataError:
-    return DataError(
-        f"params.yaml: {what}.provider '{provider}' needs the live-service client, which this version does not "
-        f"include yet; use 'synthetic' or 'local'"
-    )
+def select_set_ids(labelled: pd.DataFrame | None, params: Params) -> list[str]:
+    """Which sets to scrape: `ids_file` if given, else catalogue sets filtered by `years` and root `themes`
+    (default: every root in `theme_groups`), seeded-shuffled and interleaved across theme groups so a
+    `max_sets` cap keeps the classes balanced; a larger cap extends the same list (resume-friendly)."""
+    settings = params.sources.sets
+    if settings.ids_file:
+        path = Path(settings.ids_file).expanduser()
+        try:
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:
+            raise DataError(f"params.yaml: sources.sets.ids_file: {path} not found") from None
+        ids = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return list(dict.fromkeys(ids))[: settings.max_sets]
+    pool = labelled
+    if settings.years:
+        first, last = settings.years
+        pool = pool[pool["year"].between(first, last)]
+    roots = settings.themes or [root for roots in params.theme_groups.values() for root in roots]
+    pool = pool[pool["theme"].isin(roots)]
+    if pool.empty:
+        raise DataError("params.yaml: sources.sets: no catalogue set matches the years/themes filters")
+    shuffled = pool.sample(frac=1, random_state=params.seed)
+    rank = shuffled.groupby(shuffled["theme_group"].fillna(shuffled["theme"])).cumcount()
+    ordered = shuffled.assign(_rank=rank.to_numpy()).sort_values("_rank", kind="stable")
+    return ordered["set_num"].head(settings.max_sets).tolist()
 
 
 def fetch_minifigures(params: Params, target: Path) -> pd.DataFrame:
@@ -46,7 +68,29 @@ def fetch_minifigures(params: Params, target: Path) -> pd.DataFrame:
             return kaggle_layout.ingest(Path(tmp), target)
     if source.provider == "local":
         return kaggle_layout.ingest(source.resolved_path, target)
-    raise _not_available("sources.minifigures", source.provider)
+    if source.provider == "kaggle":
+        archive = paths.CACHE / "kaggle" / f"{source.dataset.replace('/', '__')}.zip"
+        if not archive.is_file():  # a kept .part is resumed; a complete zip is not fetched again
+            kaggle.download(source.dataset, archive, base_url=source.base_url)
+        return kaggle_layout.ingest(archive, target)
+    reset_dir(target)  # provider "none": the minifigure task is the custom classes alone
+    return kaggle_layout.EMPTY_LAYOUT
+
+
+def copy_custom(params: Params, target: Path) -> int:
+    """Copy `sources.custom.path` (`<class name>/<images>`) into `target`; an empty folder when unset."""
+    reset_dir(target)
+    folder = params.sources.custom.resolved_path
+    if folder is None:
+        return 0
+    images = [p for p in list_images(folder) if p.parent != folder]
+    if not images:
+        raise DataError(f"{folder}: no images in class subfolders (expected <class name>/<image files>)")
+    for path in tqdm(images, desc="copy custom images", unit="img"):
+        dest = target / path.relative_to(folder)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+    return len(images)
 
 
 def _local_sets(folder: Path, target: Path) -> list[dict]:
@@ -66,27 +110,32 @@ def _local_sets(folder: Path, target: Path) -> list[dict]:
 
 
 def fetch_sets(params: Params, target: Path) -> list[dict]:
-    """Fill `target/images/` with set images and write `target/sets.jsonl`, one record per set."""
+    """Fill `target/images/` with set images and `target/sets.jsonl` with one record per set.
+
+    BrickInsights scrapes resume: `target` persists between runs and complete sets are not fetched again.
+    """
     source = params.sources.sets
+    if source.provider == "brickinsights":
+        labelled = None if source.ids_file else label_sets(*fetch_catalogue(params), params.theme_groups)
+        return brickinsights.scrape(
+            select_set_ids(labelled, params), target, base_url=source.base_url, image_size=source.image_size,
+            rate_limit=source.rate_limit, workers=source.workers, timeout=source.timeout, retries=source.retries,
+        )  # fmt: skip
     reset_dir(target)
     if source.provider == "synthetic":
         config = params.synthetic.sets
         records = synthetic.render_sets(target, count=config.count, image_height=config.image_height, seed=params.seed)
-    elif source.provider == "local":
-        records = _local_sets(source.resolved_path, target)
     else:
-        raise _not_available("sources.sets", source.provider)
+        records = _local_sets(source.resolved_path, target)
     write_text(target / SETS_LOG, "".join(json.dumps(r) + "\n" for r in records))
     return records
 
 
 def fetch_catalogue(params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The Rebrickable catalogue `(sets, themes)` used to label sets and minifigures with themes."""
-    from pipeline.themes import read_catalogue
-
     source = params.sources.themes
     if source.provider == "synthetic":
         return synthetic.synthetic_catalogue(params.seed)
     if source.provider == "local":
         return read_catalogue(source.resolved_path)
-    raise _not_available("sources.themes", source.provider)
+    return rebrickable.fetch_catalogue(source.base_url, source.api_url, paths.CACHE / "rebrickable")

@@ -22,6 +22,7 @@ from pipeline.io import DataError, reset_dir
 
 INDEX, TEST, METADATA = "index.csv", "test.csv", "metadata.csv"
 SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "test": "test"}
+EMPTY_LAYOUT = pd.DataFrame(columns=["path", "class_id", "split_hint", "character", "universe", "set_nums"])
 
 
 def find_root(folder: Path) -> Path:
