@@ -31,10 +31,11 @@ class Task:
     name: str
     label: str
     sources: tuple[str, ...]
+    group: str | None = None  # a coarser label the predictions are also scored at
 
 
 TASKS = {
-    "minifigure": Task("minifigure", label="character", sources=("minifigures", "custom")),
+    "minifigure": Task("minifigure", label="character", sources=("minifigures", "custom"), group="universe"),
     "theme": Task("theme", label="theme_group", sources=("sets",)),
 }
 
@@ -54,6 +55,14 @@ def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
         names = sorted(originals[folders.isin(clash)])
         raise DataError(f"task {task.name}: classes {names} map to the same folder name {clash.iloc[0]!r}")
     return rows.assign(label=rows[task.label].map(class_folder))
+
+
+def class_groups(rows: pd.DataFrame, task: Task) -> dict[str, str]:
+    """`class → group` (e.g. minifigure character → Kaggle universe) where the task has one and it is known."""
+    if task.group is None:
+        return {}
+    known = rows.dropna(subset=[task.group]).drop_duplicates("label")
+    return dict(zip(known["label"], known[task.group]))
 
 
 def file_facts(path: Path) -> dict:

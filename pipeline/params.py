@@ -174,16 +174,18 @@ class Train(Strict):
     @field_validator("model")
     @classmethod
     def _model_source(cls, value: str) -> str:
+        """A model YAML, a local `.pt`, or an Ultralytics release name (`yolov8s-cls.pt`, resolved at train time)."""
         if value.endswith(".yaml"):
             return value
-        if value.endswith(".pt"):
-            path = Path(value).expanduser()
-            if not path.is_absolute():
-                path = PROJECT_ROOT / path
-            if not path.exists():
-                raise ValueError(f"weights file does not exist: {path}")
-            return str(path)
-        raise ValueError(f"expected a model YAML (e.g. yolov8n-cls.yaml) or a local .pt file, got {value!r}")
+        if not value.endswith(".pt"):
+            raise ValueError(f"expected a model YAML (e.g. yolov8n-cls.yaml) or a .pt checkpoint, got {value!r}")
+        path = Path(value).expanduser()
+        if "/" not in value and not path.exists():
+            return value  # a pretrained release asset: pipeline.training.resolve_model fetches or refuses it
+        path = path if path.is_absolute() else PROJECT_ROOT / path
+        if not path.exists():
+            raise ValueError(f"weights file does not exist: {path}")
+        return str(path)
 
 
 class Evaluate(Strict):

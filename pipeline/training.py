@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import offline
+from pipeline import offline, paths
 from pipeline.io import DataError, list_images
 from pipeline.params import Params, Train
 
@@ -53,10 +55,47 @@ def train_args(settings: Train, dataset: Path, save_dir: Path, seed: int) -> dic
     }
 
 
+PRETRAINED_DIR = paths.MODELS / "pretrained"
+DOWNLOAD_HOST = ("github.com", 443)
+
+
+def reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def resolve_model(model: str, weights_dir: Path = PRETRAINED_DIR, probe: tuple[str, int] = DOWNLOAD_HOST) -> str:
+    """What to give `YOLO()`: a YAML or local file as is; an Ultralytics release name from `weights_dir`,
+    downloaded there first when the network allows — offline that fails at once, not after retries."""
+    if model.endswith(".yaml") or Path(model).is_file():
+        return model
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
+
+    if model not in GITHUB_ASSETS_NAMES:
+        raise DataError(f"params.yaml: train.model {model!r} is neither a local file nor an Ultralytics release asset")
+    target = weights_dir / model
+    if target.is_file():
+        return str(target)
+    if not reachable(probe):
+        raise DataError(
+            f"params.yaml: train.model {model!r} must be downloaded from {probe[0]}, which is unreachable; "
+            f"put the file at {target} or use a model YAML to train from scratch"
+        )
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_OFFLINE"] = "0"  # the user asked for these weights and the network is there
+    try:
+        return attempt_download_asset(str(target))
+    finally:
+        os.environ["YOLO_OFFLINE"] = "1"
+
+
 def load_model(model: str):
     ul = offline.ultralytics()
     try:
-        return ul.YOLO(model, task="classify")
+        return ul.YOLO(resolve_model(model), task="classify")
     except FileNotFoundError as exc:
         raise DataError(f"train.model {model!r}: {str(exc).splitlines()[0]}") from None
 
@@ -66,15 +105,25 @@ def _metric_name(key: str) -> str:
 
 
 def epoch_logger(log_metrics):
-    """An Ultralytics `on_fit_epoch_end` callback sending losses, val metrics and learning rates to `log_metrics`."""
+    """An Ultralytics `on_fit_epoch_end` callback: losses, val metrics and learning rates per epoch.
+
+    Ultralytics fires the event once more after training, for the final validation of `best.pt`;
+    that one is logged as `best/...` metrics rather than as an extra epoch.
+    """
+    training_done = False
 
     def on_fit_epoch_end(trainer) -> None:
+        nonlocal training_done
+        if training_done:
+            log_metrics({_metric_name(f"best/{k}"): float(v) for k, v in trainer.metrics.items()}, step=trainer.epoch)
+            return
         metrics = {
             **trainer.label_loss_items(trainer.tloss, prefix="train"),
             **trainer.metrics,
             **{f"lr/{k}": v for k, v in trainer.lr.items()},
         }
         log_metrics({_metric_name(k): float(v) for k, v in metrics.items()}, step=trainer.epoch + 1)
+        training_done = bool(trainer.stop)
 
     return on_fit_epoch_end
 

@@ -5,10 +5,10 @@ import sys
 import numpy as np
 import pandas as pd
 
-from pipeline import cli, evaluation, io, offline, params, paths, tracking
+from pipeline import cli, evaluation, io, offline, params, paths, report, tracking
 from pipeline.evaluation import labelled_images
 from pipeline.inference import class_names, class_probabilities
-from pipeline.manifest import TASKS
+from pipeline.manifest import TASKS, class_groups, task_rows
 
 
 def main() -> None:
@@ -26,9 +26,18 @@ def main() -> None:
     y_true = test["label"].map(names.index).to_numpy()
     train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
     metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)
+    groups = class_groups(task_rows(pd.read_csv(paths.MANIFEST), TASKS[task]), TASKS[task])
+    group_top1 = report.group_accuracy(y_true, probs.argmax(axis=1), names, groups)
+    if group_top1 is not None:
+        metrics[f"{TASKS[task].group}_top1"] = group_top1
 
     out = paths.REPORTS / "evaluate" / task
     out.mkdir(parents=True, exist_ok=True)
+    evaluation.plot_confusion(matrix, names, f"{task}: test top-1 {metrics['top1']:.3f}", out / "confusion_matrix.png")
+    metrics |= report.write_report(
+        out, task=task, metrics=metrics, table=table, matrix=matrix, names=names,
+        paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run["run_id"],
+    )  # fmt: skip
     io.write_json(out / "metrics.json", metrics)
     io.write_csv(out / "per_class.csv", table)
     predicted = np.asarray(names)[probs.argmax(axis=1)]
@@ -36,7 +45,6 @@ def main() -> None:
         "path": [p.relative_to(dataset).as_posix() for p in test["path"]],
         "actual": test["label"], "predicted": predicted, "confidence": probs.max(axis=1),
     }))  # fmt: skip
-    evaluation.plot_confusion(matrix, names, f"{task}: test top-1 {metrics['top1']:.3f}", out / "confusion_matrix.png")
 
     tracking.configure()
     import mlflow

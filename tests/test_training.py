@@ -1,0 +1,77 @@
+"""Training: from a YAML, fine-tuning from a local .pt of an earlier run, and pretrained names offline."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipeline.io import DataError
+from pipeline.params import Train
+from pipeline.training import resolve_device, resolve_model, train
+
+TINY = Train(epochs=1, imgsz=32, batch=8, workers=0)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cls")
+    for split, count in (("train", 8), ("val", 3)):
+        for c, colour in enumerate([(220, 30, 30), (30, 200, 30), (30, 30, 220)]):
+            for i in range(count):
+                path = root / split / f"class{c}" / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (40, 40), tuple(min(255, v + 7 * i) for v in colour)).save(path)
+    return root
+
+
+def closed_port() -> tuple[str, int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()
+
+
+def test_trains_from_yaml_then_fine_tunes_from_its_weights(dataset, tmp_path):
+    logged = []
+    first = train(TINY, dataset, tmp_path / "first", seed=0, log_metrics=lambda m, step: logged.append((step, m)))
+    assert first.best.is_file() and first.epochs_run == 1 and first.train_images == 24
+    assert [step for step, _ in logged] == [1, 1]  # the epoch, then the final validation of best.pt
+    assert {"train/loss", "metrics/accuracy_top1"} <= set(logged[0][1])
+    assert "best/metrics/accuracy_top1" in logged[1][1]
+    tuned = train(TINY.model_copy(update={"model": str(first.best)}), dataset, tmp_path / "tuned", seed=0)
+    assert tuned.best.is_file()
+    args = (tuned.save_dir / "args.yaml").read_text()
+    assert f"model: {first.best}" in args
+
+
+def test_pretrained_name_fails_at_once_when_offline(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"yolov8s-cls.pt.*unreachable.*model YAML"):
+        resolve_model("yolov8s-cls.pt", weights_dir=tmp_path, probe=closed_port())
+    assert time.monotonic() - start < 5
+    assert not list(tmp_path.iterdir())
+
+
+def test_pretrained_name_uses_weights_already_there(tmp_path):
+    (tmp_path / "yolov8s-cls.pt").write_bytes(b"weights")
+    assert resolve_model("yolov8s-cls.pt", weights_dir=tmp_path, probe=closed_port()) == str(
+        tmp_path / "yolov8s-cls.pt"
+    )
+
+
+def test_unknown_checkpoint_name_is_refused(tmp_path):
+    with pytest.raises(DataError, match="neither a local file nor an Ultralytics release asset"):
+        resolve_model("my-own-model.pt", weights_dir=tmp_path)
+
+
+def test_device_auto_is_cpu_without_cuda():
+    import torch
+
+    expected = "cpu" if torch.cuda.device_count() == 0 else 0
+    if torch.cuda.device_count() > 1:
+        expected = list(range(torch.cuda.device_count()))
+    assert resolve_device("auto") == expected
+    assert resolve_device([0, 1]) == [0, 1]
