@@ -154,6 +154,8 @@ class Split(Strict):
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     min_per_class: Annotated[int, Field(ge=3)] = 3
+    min_val_per_class: Annotated[int, Field(ge=1)] = 1
+    oversample: bool = False
 
 
 Device = Literal["auto", "cpu"] | int | list[int] | str

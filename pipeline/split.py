@@ -53,7 +53,8 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
         free = group.drop(fixed.index)
         free = free.iloc[rng.permutation(len(free))]
         n_test = 0 if source_has_test else max(1, round(settings.test_fraction * len(group)))
-        n_val = 0 if (fixed["split"] == "val").any() else max(1, round(settings.val_fraction * len(group)))
+        wanted_val = max(settings.min_val_per_class, round(settings.val_fraction * len(group)))
+        n_val = 0 if (fixed["split"] == "val").any() else wanted_val
         n_val = min(n_val, max(0, len(free) - 1))
         n_test = min(n_test, max(0, len(free) - n_val - 1))
         split = ["test"] * n_test + ["val"] * n_val + ["train"] * (len(free) - n_test - n_val)
@@ -63,29 +64,48 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
     present = assigned.groupby("label")["split"].agg(set)
     incomplete = sorted(label for label, splits in present.items() if not {"train", "val"} <= splits)
     assigned = assigned[~assigned["label"].isin(incomplete)]
-    assigned = assigned.sort_values(["split", "label", "path"], ignore_index=True)
+    assigned = assigned.sort_values(["split", "label", "path"], ignore_index=True).assign(copy=0)
+    if settings.oversample:
+        assigned = oversample(assigned)
     report |= {
         "classes": int(assigned["label"].nunique()),
         "classes_dropped_too_small": too_small,
         "classes_dropped_no_train_or_val": incomplete,
         "images": {s: int((assigned["split"] == s).sum()) for s in SPLITS},
+        "train_copies_added": int((assigned["copy"] > 0).sum()),
         "data_version": data_version(assigned),
         "test_version": data_version(assigned[assigned["split"] == "test"]),
     }
     return assigned, report
 
 
+def oversample(assigned: pd.DataFrame) -> pd.DataFrame:
+    """Repeat each training class's images until it is about as large as the largest class.
+
+    Copies stay inside train (identical bytes never cross splits); augmentation makes each pass differ.
+    """
+    train = assigned[assigned["split"] == "train"]
+    largest = int(train["label"].value_counts().max())
+    extra = []
+    for _, group in train.groupby("label", sort=True):
+        for copy in range(1, -(-largest // len(group))):
+            extra.append(group.head(largest - copy * len(group)).assign(copy=copy))
+    return pd.concat([assigned, *extra], ignore_index=True) if extra else assigned
+
+
 def data_version(assigned: pd.DataFrame) -> str:
-    """A hash of what the split is: which bytes, under which label, in which split."""
+    """A hash of what the split is: which bytes, under which label, in which split, how many times."""
+    copies = assigned["copy"] if "copy" in assigned else pd.Series(0, index=assigned.index)
     lines = sorted(
-        f"{s}\t{label}\t{h}" for s, label, h in zip(assigned["split"], assigned["label"], assigned["sha256"])
+        "\t".join(map(str, row)) for row in zip(assigned["split"], assigned["label"], assigned["sha256"], copies)
     )
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
-def target_name(path: str, sha256: str) -> str:
+def target_name(path: str, sha256: str, copy: int = 0) -> str:
     source = Path(path)
-    return f"{source.stem}-{sha256[:8]}{source.suffix.lower()}"
+    suffix = f"-copy{copy}" if copy else ""
+    return f"{source.stem}-{sha256[:8]}{suffix}{source.suffix.lower()}"
 
 
 def materialise(assigned: pd.DataFrame, root: Path, out_dir: Path) -> pd.DataFrame:
@@ -93,8 +113,8 @@ def materialise(assigned: pd.DataFrame, root: Path, out_dir: Path) -> pd.DataFra
     reset_dir(out_dir)
     files = []
     for row in tqdm(assigned.itertuples(), total=len(assigned), desc=f"split {out_dir.name}", unit="img"):
-        dest = out_dir / row.split / str(row.label) / target_name(row.path, row.sha256)
+        dest = out_dir / row.split / str(row.label) / target_name(row.path, row.sha256, row.copy)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / row.path, dest)
         files.append(dest.relative_to(out_dir).as_posix())
-    return assigned.assign(file=files)[["file", "split", "label", "path", "sha256"]]
+    return assigned.assign(file=files)[["file", "split", "label", "path", "sha256", "copy"]]

@@ -20,6 +20,8 @@ class TrainResult:
     results_csv: Path
     train_images: int
     epochs_run: int
+    val_top1: float
+    val_top5: float
 
 
 def resolve_device(device: object) -> str | int | list[int]:
@@ -145,7 +147,9 @@ def train(settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics
         best=Path(trainer.best),
         results_csv=Path(trainer.csv),
         train_images=len(list_images(dataset / "train")),
-        epochs_run=trainer.epoch + 1,
+        epochs_run=len(Path(trainer.csv).read_text().splitlines()) - 1,  # one results.csv row per epoch
+        val_top1=float(trainer.metrics.get("metrics/accuracy_top1", float("nan"))),
+        val_top5=float(trainer.metrics.get("metrics/accuracy_top5", float("nan"))),
     )
 
 

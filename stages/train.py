@@ -23,7 +23,13 @@ def main() -> None:
         "weights": result.best.relative_to(paths.PROJECT_ROOT).as_posix(),
         "epochs_run": result.epochs_run,
     })  # fmt: skip
-    print(f"train@{task}: MLflow run {run.info.run_id}, weights {result.best}")
+    io.write_json(
+        out / "metrics.json",
+        {"val_top1": result.val_top1, "val_top5": result.val_top5, "epochs_run": result.epochs_run},
+    )
+    print(
+        f"train@{task}: val top-1 {result.val_top1:.4f} (best.pt); MLflow run {run.info.run_id}, weights {result.best}"
+    )
 
 
 if __name__ == "__main__":

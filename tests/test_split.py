@@ -108,3 +108,21 @@ def test_class_names_become_single_safe_folders():
     clash = pd.DataFrame({"source": "sets", "theme_group": ["A/B", "A-B"], "path": ["a", "b"]})
     with pytest.raises(DataError, match="same folder name"):
         task_rows(clash, TASKS["theme"])
+
+
+def test_per_class_validation_minimum():
+    settings = SETTINGS.model_copy(update={"min_val_per_class": 3})
+    assigned, _ = assign(rows({"big": 40, "small": 6}), settings, seed=0)
+    val = assigned[assigned["split"] == "val"]["label"].value_counts()
+    assert val["small"] == 3 and val["big"] == 8
+
+
+def test_oversampling_balances_train_without_crossing_splits():
+    settings = SETTINGS.model_copy(update={"oversample": True})
+    assigned, report = assign(rows({"big": 30, "small": 7}), settings, seed=0)
+    train = assigned[assigned["split"] == "train"]["label"].value_counts()
+    assert train["small"] == train["big"] == 18
+    assert report["train_copies_added"] == 18 - 5
+    assert assigned.groupby("sha256")["split"].nunique().max() == 1
+    _, plain = assign(rows({"big": 30, "small": 7}), SETTINGS, seed=0)
+    assert report["data_version"] != plain["data_version"]
