@@ -7,7 +7,7 @@ names the key (see `ParamsError`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -36,17 +36,18 @@ def _existing_path(value: str | None, what: str) -> Path | None:
     return path
 
 
-class MinifiguresSource(Strict):
-    provider: Literal["synthetic", "local", "kaggle", "none"] = "synthetic"
+class Source(Strict):
+    """A data source; provider `local` reads `path`, which must then exist."""
+
+    LOCAL_PATH: ClassVar[str] = ""  # what `path` holds, for the error message
+    provider: str
     path: str | None = None
-    base_url: str = "https://www.kaggle.com"
-    dataset: str = "ihelon/lego-minifigures-classification"
 
     @model_validator(mode="after")
-    def _path_for_local(self) -> MinifiguresSource:
+    def _path_for_local(self) -> Source:
         if self.provider == "local":
             if self.path is None:
-                raise ValueError("provider 'local' needs 'path' (a folder or .zip in Kaggle's layout)")
+                raise ValueError(f"provider 'local' needs 'path' ({self.LOCAL_PATH})")
             _existing_path(self.path, "path")
         return self
 
@@ -55,9 +56,16 @@ class MinifiguresSource(Strict):
         return _existing_path(self.path, "path")
 
 
-class SetsSource(Strict):
+class MinifiguresSource(Source):
+    LOCAL_PATH: ClassVar[str] = "a folder or .zip in Kaggle's layout"
+    provider: Literal["synthetic", "local", "kaggle", "none"] = "synthetic"
+    base_url: str = "https://www.kaggle.com"
+    dataset: str = "ihelon/lego-minifigures-classification"
+
+
+class SetsSource(Source):
+    LOCAL_PATH: ClassVar[str] = "a folder of <set_num>.jpg images"
     provider: Literal["synthetic", "brickinsights", "local"] = "synthetic"
-    path: str | None = None
     base_url: str = "https://brickinsights.com"
     ids_file: str | None = None
     max_sets: Annotated[int, Field(ge=1)] = 500
@@ -69,36 +77,12 @@ class SetsSource(Strict):
     timeout: Annotated[float, Field(gt=0)] = 30.0
     retries: Annotated[int, Field(ge=0)] = 5
 
-    @model_validator(mode="after")
-    def _path_for_local(self) -> SetsSource:
-        if self.provider == "local":
-            if self.path is None:
-                raise ValueError("provider 'local' needs 'path' (a folder of <set_num>.jpg images)")
-            _existing_path(self.path, "path")
-        return self
 
-    @property
-    def resolved_path(self) -> Path | None:
-        return _existing_path(self.path, "path")
-
-
-class ThemesSource(Strict):
+class ThemesSource(Source):
+    LOCAL_PATH: ClassVar[str] = "a folder with sets.csv and themes.csv"
     provider: Literal["synthetic", "rebrickable", "local"] = "synthetic"
-    path: str | None = None
     base_url: str = "https://cdn.rebrickable.com/media/downloads"
     api_url: str = "https://rebrickable.com/api/v3"
-
-    @model_validator(mode="after")
-    def _path_for_local(self) -> ThemesSource:
-        if self.provider == "local":
-            if self.path is None:
-                raise ValueError("provider 'local' needs 'path' (a folder with sets.csv and themes.csv)")
-            _existing_path(self.path, "path")
-        return self
-
-    @property
-    def resolved_path(self) -> Path | None:
-        return _existing_path(self.path, "path")
 
 
 class CustomSource(Strict):
