@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 import mlflow
+from pipeline.evaluation import top_k_accuracy
 from pipeline.inference import class_names, class_probabilities, top_k
 from pipeline.paths import PROJECT_ROOT
 
@@ -93,6 +94,17 @@ def log_model(weights: Path, task: str, example: bytes) -> tuple[mlflow.models.m
         registered_model_name=model_name(task),
     )
     return info, local.names
+
+
+def rescorer(test: pd.DataFrame, batch: int):
+    """`model_uri → top-1` on this test split (`path`, `label` rows), for champions scored on another one."""
+
+    def rescore(model_uri: str) -> float:
+        champion = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        probs = class_probabilities(champion.model, list(test["path"]), batch, progress="re-score champion")
+        return top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
+
+    return rescore
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 import sys
 
-from pipeline import cli, evaluation, io, params, paths, registry, tracking
+from pipeline import cli, io, params, paths, registry, tracking
 from pipeline.evaluation import labelled_images
-from pipeline.inference import class_probabilities
 from pipeline.manifest import TASKS
 
 
@@ -18,19 +17,12 @@ def main() -> None:
     tracking.configure()
     import mlflow
 
-    def rescore(model_uri: str) -> float:
-        champion = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-        probs = class_probabilities(
-            champion.model, list(test["path"]), config.evaluate.batch, progress="re-score champion"
-        )
-        return evaluation.top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
-
     with mlflow.start_run(run_id=run["run_id"]):
         weights = paths.PROJECT_ROOT / run["weights"]
         info, classes = registry.log_model(weights, task, test["path"].iloc[0].read_bytes())
     decision = registry.decide(
         mlflow.MlflowClient(), task, str(info.registered_model_version), run["run_id"],
-        metrics["top1"], split["test_version"], classes, rescore,
+        metrics["top1"], split["test_version"], classes, registry.rescorer(test, config.evaluate.batch),
     )  # fmt: skip
     io.write_json(paths.REPORTS / "register" / f"{task}.json", decision.to_json())
     print(

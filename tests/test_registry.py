@@ -70,3 +70,38 @@ def test_champion_over_other_classes_is_replaced(client):
     decide(client, ["a", "b"], 0.9)
     decision, calls = decide(client, ["x", "y", "z"], 0.3)
     assert decision.promoted and not calls and "other classes" in decision.reason
+
+
+def test_rescorer_scores_a_registered_champion_on_this_test_split(client, tmp_path):
+    """A real Ultralytics model logged as the pyfunc, re-scored on files: top-1 matches direct inference."""
+    from PIL import Image
+
+    from pipeline.evaluation import labelled_images, top_k_accuracy
+    from pipeline.inference import class_names, class_probabilities
+    from pipeline.params import Train
+    from pipeline.training import train
+
+    for split, count in (("train", 6), ("val", 2), ("test", 2)):
+        for c, colour in enumerate([(220, 30, 30), (30, 30, 220)]):
+            for i in range(count):
+                path = tmp_path / "data" / split / f"class{c}" / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (40, 40), tuple(min(255, v + 9 * i) for v in colour)).save(path)
+    result = train(Train(epochs=1, imgsz=32, batch=4, workers=0), tmp_path / "data", tmp_path / "run", seed=0)
+    test = labelled_images(tmp_path / "data" / "test")
+    with mlflow.start_run():
+        info, classes = registry.log_model(result.best, "minifigure", test["path"].iloc[0].read_bytes())
+    local = registry.LegoClassifier()
+    local.load_weights(result.best)
+    expected = top_k_accuracy(
+        test["label"].map(classes.index).to_numpy(), class_probabilities(local.model, list(test["path"]), 4), 1
+    )
+    assert registry.rescorer(test, 4)(f"models:/lego-minifigure/{info.registered_model_version}") == expected
+    assert classes == class_names(local.model) == ["class0", "class1"]
+    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
+    out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}), params={"top_k": 2})
+    direct = class_probabilities(local.model, list(test["path"]), 4)
+    assert list(out["label"]) == [classes[i] for i in direct.argmax(axis=1)]  # bytes in, same answers as files
+    assert all(len(labels) == 2 and labels[0] == label for labels, label in zip(out["top_k_labels"], out["label"]))
+    with pytest.raises(Exception, match="decodable image"):
+        served.predict(pd.DataFrame({"image": [b"not an image"]}))
