@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.…` through DVC: the project's environment must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test ui lint bench clean
+.PHONY: install run test ui lint bench clean real-minifigures
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,20 @@ lint: install
 
 bench: install        ## benchmarks (not tests): print ratios
 	python bench/train_overhead.py
+
+# The from-scratch recipe for the real Kaggle photos (docs/recipe.md): pretrain on the project's synthetic
+# minifigures, keep those weights outside the DVC outputs, then fine-tune on the real photos.
+REAL_MINIFIGURES ?= $(CURDIR)/../shared/data/lego-minifigures
+PRETRAINED       := models/pretrained/synthetic-minifigure.pt
+RECIPE := -S split.min_val_per_class=2 -S train.epochs=RECIPE_EPOCHS -S train.imgsz=RECIPE_IMGSZ \
+	-S ++train.overrides.scale=0.7 -S ++train.overrides.erasing=0.5 -S ++train.overrides.dropout=0.2 \
+	-S ++train.overrides.cos_lr=true -S ++train.overrides.cache=ram
+
+real-minifigures: install  ## train + evaluate the real-photo recipe (REAL_MINIFIGURES=/abs/path/to/lego-minifigures)
+	dvc exp run -S sources.minifigures.provider=synthetic train@minifigure
+	mkdir -p $(dir $(PRETRAINED)) && cp models/minifigure/weights/best.pt $(PRETRAINED)
+	dvc exp run -S sources.minifigures.provider=local \
+		-S sources.minifigures.path=$(abspath $(REAL_MINIFIGURES)) -S train.model=$(PRETRAINED) $(RECIPE) predict@minifigure
 
 clean:                ## remove outputs and the local MLflow store (keeps .venv)
 	rm -rf data/raw data/yolo data/predictions data/manifest.csv models reports mlflow/mlflow.db mlflow/artifacts .dvc/tmp .dvc/cache
