@@ -140,7 +140,10 @@ class Client:
                     continue
                 if response.status_code >= 400:
                     response.close()
-                    raise HTTPError(f"{safe_url(response.url)}: HTTP {response.status_code}", response.status_code)
+                    tried = f" after {attempt + 1} attempts" if response.status_code in RETRY_STATUSES else ""
+                    raise HTTPError(
+                        f"{safe_url(response.url)}: HTTP {response.status_code}{tried}", response.status_code
+                    )
                 return read(response)
             except BODY_ERRORS as exc:
                 problem = type(exc).__name__
