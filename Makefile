@@ -35,7 +35,7 @@ bench: install        ## benchmarks (not tests): print ratios
 # minifigures, keep those weights outside the DVC outputs, then fine-tune on the real photos.
 REAL_MINIFIGURES ?= $(CURDIR)/../shared/data/lego-minifigures
 PRETRAINED       := models/pretrained/synthetic-minifigure.pt
-RECIPE := -S split.min_val_per_class=2 -S train.epochs=RECIPE_EPOCHS -S train.imgsz=RECIPE_IMGSZ \
+RECIPE := -S split.min_val_per_class=2 -S train.epochs=200 -S train.imgsz=128 \
 	-S ++train.overrides.scale=0.7 -S ++train.overrides.erasing=0.5 -S ++train.overrides.dropout=0.2 \
 	-S ++train.overrides.cos_lr=true -S ++train.overrides.cache=ram
 
