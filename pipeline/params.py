@@ -131,7 +131,6 @@ class Validate(Strict):
     max_side: Annotated[int, Field(ge=1)] = 8192
     max_bytes: Annotated[int, Field(ge=1)] = 20_000_000
     modes: list[str] = ["RGB", "L", "RGBA", "P", "CMYK"]
-    min_images_per_class: Annotated[int, Field(ge=1)] = 3
 
 
 class Split(Strict):

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline import offline
 from pipeline.paths import PROJECT_ROOT
+from tests.emulators import SHARED
 
-SHARED = PROJECT_ROOT.parent / "shared" / "data"
 GUARD_DIR = Path(__file__).parent / "support"
 
 offline.configure()
