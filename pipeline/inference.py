@@ -35,6 +35,37 @@ def class_names(model) -> list[str]:
     return [names[i] for i in range(len(names))]
 
 
+class Ensemble:
+    """One or more Ultralytics classifiers over the same classes, answering with the mean of their
+    probabilities: the one model behind evaluate, the pyfunc and the train stage's ensemble score."""
+
+    def __init__(self, weights: Sequence[str | Path]):
+        from pipeline import offline
+
+        if not weights:
+            raise ValueError("an ensemble needs at least one weights file")
+        yolo = offline.ultralytics().YOLO
+        self.weights = [Path(w) for w in weights]
+        self.members = [yolo(str(w), task="classify") for w in self.weights]
+        self.names = class_names(self.members[0])
+        for path, member in zip(self.weights[1:], self.members[1:]):
+            if class_names(member) != self.names:
+                raise ValueError(f"{path}: its classes differ from those of {self.weights[0]}")
+
+    def probabilities(self, images: Sequence[ImageLike], batch: int, progress: str | None = None) -> np.ndarray:
+        """`(len(images), n_classes)`, in `self.names` order."""
+        n = len(self.members)
+        return np.mean(
+            [
+                class_probabilities(
+                    member, images, batch, f"{progress} ({i + 1}/{n})" if progress and n > 1 else progress
+                )
+                for i, member in enumerate(self.members)
+            ],
+            axis=0,
+        )
+
+
 def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> Iterable[list[tuple[str, float]]]:
     """Per row, the `k` most probable `(label, probability)` pairs, best first."""
     k = min(k, probs.shape[1])

@@ -154,6 +154,7 @@ class Train(Strict):
     patience: Annotated[int, Field(ge=1)] = 100
     optimizer: str = "auto"
     lr0: Annotated[float, Field(gt=0)] = 0.01
+    ensemble: Annotated[int, Field(ge=1)] = 1  # members trained with seeds seed, seed+1, …; their mean is the model
     overrides: dict[str, object] = {}
 
     @field_validator("model")

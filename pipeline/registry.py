@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -11,7 +12,7 @@ import pandas as pd
 
 import mlflow
 from pipeline.evaluation import top_k_accuracy
-from pipeline.inference import class_names, class_probabilities, top_k
+from pipeline.inference import Ensemble, top_k
 from pipeline.paths import PROJECT_ROOT
 
 ALIAS = "champion"
@@ -46,23 +47,28 @@ def decode_images(encoded: pd.Series) -> list[np.ndarray]:
     return images
 
 
+def weights_key(member: int) -> str:
+    """Artifact name of an ensemble member's weights: `weights` for the first (and for a single model), then `weights_1`…"""
+    return "weights" if member == 0 else f"weights_{member}"
+
+
 class LegoClassifier(mlflow.pyfunc.PythonModel):
     """Input: a DataFrame with column `image` (encoded JPEG/PNG bytes).
     Output: `label`, `confidence`, `top_k_labels`, `top_k_probabilities`, and `probabilities` in
-    the order of the model metadata's `classes`. Params: `top_k` (default 5), `batch` (default 32)."""
+    the order of the model metadata's `classes`. Params: `top_k` (default 5), `batch` (default 32).
+    An ensemble answers with the mean probabilities of its members."""
 
     def load_context(self, context) -> None:
-        self.load_weights(context.artifacts["weights"])
+        count = next(i for i in itertools.count() if weights_key(i) not in context.artifacts)
+        self.load_weights([context.artifacts[weights_key(i)] for i in range(count)])
 
-    def load_weights(self, weights: str | Path) -> None:
-        from pipeline import offline
-
-        self.model = offline.ultralytics().YOLO(str(weights), task="classify")
-        self.names = class_names(self.model)
+    def load_weights(self, weights: list[Path]) -> None:
+        self.model = Ensemble(weights)
+        self.names = self.model.names
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         params = params or {}
-        probs = class_probabilities(self.model, decode_images(model_input["image"]), int(params.get("batch", 32)))
+        probs = self.model.probabilities(decode_images(model_input["image"]), int(params.get("batch", 32)))
         ranked = list(top_k(probs, self.names, int(params.get("top_k", 5))))
         return pd.DataFrame(
             {
@@ -75,8 +81,9 @@ class LegoClassifier(mlflow.pyfunc.PythonModel):
         )
 
 
-def log_model(weights: Path, task: str, example: bytes) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
-    """Log the pyfunc into the active run and register it as `lego-<task>` (a new version); also returns its classes."""
+def log_model(weights: list[Path], task: str, example: bytes) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
+    """Log the pyfunc of these weights (one model, or an ensemble's members) into the active run and register it
+    as `lego-<task>` (a new version); also returns its classes."""
     example_input = pd.DataFrame({"image": [example]})
     local = LegoClassifier()
     local.load_weights(weights)
@@ -85,12 +92,12 @@ def log_model(weights: Path, task: str, example: bytes) -> tuple[mlflow.models.m
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=LegoClassifier(),  # a fresh instance: the weights travel as an artifact, not pickled
-        artifacts={"weights": str(weights)},
+        artifacts={weights_key(i): str(w) for i, w in enumerate(weights)},
         code_paths=[str(PROJECT_ROOT / "pipeline")],
         signature=signature,
         input_example=example_input,
         pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in REQUIREMENTS],
-        metadata={"task": task, "classes": local.names},
+        metadata={"task": task, "classes": local.names, "ensemble": len(weights)},
         registered_model_name=model_name(task),
     )
     return info, local.names
@@ -101,7 +108,7 @@ def rescorer(test: pd.DataFrame, batch: int):
 
     def rescore(model_uri: str) -> float:
         champion = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-        probs = class_probabilities(champion.model, list(test["path"]), batch, progress="re-score champion")
+        probs = champion.model.probabilities(list(test["path"]), batch, progress="re-score champion")
         return top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
 
     return rescore

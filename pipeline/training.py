@@ -153,27 +153,62 @@ def train(settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics
     )
 
 
+def member_dir(save_dir: Path, member: int) -> Path:
+    """Member 0 trains in `save_dir` itself, so a single model keeps Ultralytics' usual layout; others in `members/<i>`."""
+    return save_dir if member == 0 else save_dir / "members" / str(member)
+
+
+def ensemble_scores(members: list[TrainResult], dataset: Path, batch: int) -> tuple[float, float]:
+    """Validation top-1 and top-5 of the members' mean probabilities; one model keeps Ultralytics' own scores."""
+    if len(members) == 1:
+        return members[0].val_top1, members[0].val_top5
+    from pipeline.evaluation import labelled_images, top_k_accuracy
+    from pipeline.inference import Ensemble
+
+    ensemble = Ensemble([m.best for m in members])
+    val = labelled_images(dataset / "val")
+    probs = ensemble.probabilities(list(val["path"]), batch, progress="ensemble val")
+    y_true = val["label"].map(ensemble.names.index).to_numpy()
+    return top_k_accuracy(y_true, probs, 1), top_k_accuracy(y_true, probs, 5)
+
+
 def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, split: dict):
-    """`train` inside a new MLflow run of the task's experiment: params, tags, per-epoch metrics, artifacts."""
+    """`train.ensemble` models (seeds `seed`, `seed + 1`, …) inside one new MLflow run of the task's experiment:
+    params, tags, per-epoch metrics and artifacts (in one nested run per member when there are several), and
+    the validation score of the members' mean. Returns the members' results, that score and the run."""
     import mlflow
     from pipeline import tracking
 
     tracking.configure()
     tags = tracking.run_tags(task, split["data_version"])
-    with mlflow.start_run(
-        experiment_id=tracking.experiment_id(task), run_name=tags.get("dvc_exp_name", f"{task}-train")
-    ) as run:
+    run_name = tags.get("dvc_exp_name", f"{task}-train")
+    experiment_id = tracking.experiment_id(task)
+    settings, count = config.train, config.train.ensemble
+
+    def train_logged(member: int) -> TrainResult:
+        result = train(settings, dataset, member_dir(save_dir, member), config.seed + member, mlflow.log_metrics)
+        for name in ("results.csv", "args.yaml", "results.png"):
+            if (result.save_dir / name).exists():
+                mlflow.log_artifact(str(result.save_dir / name), artifact_path="train")
+        return result
+
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.set_tags(tags)
         mlflow.log_params(
-            tracking.flatten(
-                {"seed": config.seed, "train": config.train.model_dump(), "split": config.split.model_dump()}
-            )
+            tracking.flatten({"seed": config.seed, "train": settings.model_dump(), "split": config.split.model_dump()})
         )
         mlflow.log_params(
             {"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}}
         )
-        result = train(config.train, dataset, save_dir, config.seed, mlflow.log_metrics)
-        for name in ("results.csv", "args.yaml", "results.png"):
-            if (result.save_dir / name).exists():
-                mlflow.log_artifact(str(result.save_dir / name), artifact_path="train")
-    return result, run
+        members = []
+        for member in range(count):
+            if count == 1:
+                members.append(train_logged(member))
+                continue
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"{run_name}-member{member}", nested=True):
+                mlflow.set_tags(tags)
+                mlflow.log_params({"member": member, "seed": config.seed + member})
+                members.append(train_logged(member))
+        val_top1, val_top5 = ensemble_scores(members, dataset, config.evaluate.batch)
+        mlflow.log_metrics({"val_top1": val_top1, "val_top5": val_top5})
+    return members, (val_top1, val_top5), run

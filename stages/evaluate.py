@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from pipeline import cli, evaluation, io, offline, params, paths, report, tracking
+from pipeline import cli, evaluation, io, params, paths, report, tracking
 from pipeline.evaluation import labelled_images
-from pipeline.inference import class_names, class_probabilities
+from pipeline.inference import Ensemble
 from pipeline.manifest import TASKS, class_groups, task_rows
 
 
@@ -16,13 +16,13 @@ def main() -> None:
     config = params.load()
     run = io.read_json(paths.REPORTS / "train" / task / "run.json")
     dataset = paths.YOLO / task
-    model = offline.ultralytics().YOLO(str(paths.PROJECT_ROOT / run["weights"]), task="classify")
-    names = class_names(model)
+    model = Ensemble([paths.PROJECT_ROOT / w for w in run["weights"]])
+    names = model.names
     test = labelled_images(dataset / "test")
     unknown = sorted(set(test["label"]) - set(names))
     if unknown:
         raise io.DataError(f"{dataset / 'test'}: classes {unknown} were not in training")
-    probs = class_probabilities(model, list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}")
+    probs = model.probabilities(list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}")
     y_true = test["label"].map(names.index).to_numpy()
     train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
     metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)

@@ -18,7 +18,7 @@ def main() -> None:
     import mlflow
 
     with mlflow.start_run(run_id=run["run_id"]):
-        weights = paths.PROJECT_ROOT / run["weights"]
+        weights = [paths.PROJECT_ROOT / w for w in run["weights"]]
         info, classes = registry.log_model(weights, task, test["path"].iloc[0].read_bytes())
     decision = registry.decide(
         mlflow.MlflowClient(), task, str(info.registered_model_version), run["run_id"],

@@ -12,23 +12,26 @@ def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
     split = io.read_json(paths.REPORTS / "split" / f"{task}.json")
-    result, run = train_tracked(task, config, paths.YOLO / task, paths.MODELS / task, split)
+    members, (val_top1, val_top5), run = train_tracked(task, config, paths.YOLO / task, paths.MODELS / task, split)
     out = paths.REPORTS / "train" / task
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.results_csv, out / "results.csv")
+    shutil.copyfile(members[0].results_csv, out / "results.csv")  # the curves of member 0 (all are in MLflow)
+    epochs_run = max(m.epochs_run for m in members)
+    weights = [m.best.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
     io.write_json(out / "run.json", {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,
         "data_version": split["data_version"],
-        "weights": result.best.relative_to(paths.PROJECT_ROOT).as_posix(),
-        "epochs_run": result.epochs_run,
+        "weights": weights,
+        "epochs_run": epochs_run,
     })  # fmt: skip
-    io.write_json(
-        out / "metrics.json",
-        {"val_top1": result.val_top1, "val_top5": result.val_top5, "epochs_run": result.epochs_run},
-    )
+    metrics = {"val_top1": val_top1, "val_top5": val_top5, "epochs_run": epochs_run}
+    if len(members) > 1:
+        metrics["member_val_top1"] = {str(i): m.val_top1 for i, m in enumerate(members)}
+    io.write_json(out / "metrics.json", metrics)
+    model = "best.pt" if len(members) == 1 else f"mean of {len(members)} members' best.pt"
     print(
-        f"train@{task}: val top-1 {result.val_top1:.4f} (best.pt); MLflow run {run.info.run_id}, weights {result.best}"
+        f"train@{task}: val top-1 {val_top1:.4f} ({model}); MLflow run {run.info.run_id}, weights {', '.join(weights)}"
     )
 
 

@@ -1,7 +1,8 @@
 """The real pipeline through DVC in a temporary git repository, on a tiny synthetic config, offline.
 
 One module-scoped run feeds several tests: `dvc repro` from scratch, a no-op second `dvc repro`,
-and `dvc exp run -S train.epochs=2`, which must re-run only train and what follows.
+and `dvc exp run -S train.epochs=2 -S train.ensemble=2`, which must re-run only train and what follows,
+and turns each classifier into a two-member ensemble from training to the registry and predictions.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def runs(repo, env) -> dict:
     sh(["git", "add", "-A"], repo, environ)
     sh([*GIT, "commit", "-qm", "first run"], repo, environ)
     second = sh(["dvc", "repro"], repo, environ)
-    experiment = sh(["dvc", "exp", "run", "-S", "train.epochs=2"], repo, environ)
+    experiment = sh(["dvc", "exp", "run", "-S", "train.epochs=2", "-S", "train.ensemble=2"], repo, environ)
     shown = sh(["dvc", "exp", "show", "--json"], repo, environ)
     return {"first": first.stdout, "second": second.stdout, "exp": experiment.stdout, "show": shown.stdout}
 
@@ -90,25 +91,43 @@ def test_evaluation_metrics_and_plots(repo, runs):
 
 
 def test_mlflow_runs_registry_and_champion(repo, runs):
+    import mlflow
+
     mlflow_client = client(repo)
     for task in ("minifigure", "theme"):
         experiment = mlflow_client.get_experiment_by_name(f"lego-{task}")
         assert experiment.artifact_location.startswith(f"file://{repo}/mlflow/artifacts")
         found = mlflow_client.search_runs([experiment.experiment_id], order_by=["start_time ASC"])
-        assert len(found) == 2  # dvc repro, then dvc exp run
-        first, second = found
+        first, second = [r for r in found if "mlflow.parentRunId" not in r.data.tags]  # dvc repro, dvc exp run
         assert first.data.tags["git_commit"] and first.data.tags["data_version"]
         assert second.data.tags.get("dvc_exp_name")
-        assert second.data.params["train.epochs"] == "2"
-        assert "test/top1" in first.data.metrics
-        history = mlflow_client.get_metric_history(second.info.run_id, "metrics/accuracy_top1")
-        assert [m.step for m in history] == [1, 2]
+        assert second.data.params["train.epochs"] == "2" and second.data.params["train.ensemble"] == "2"
+        assert "test/top1" in first.data.metrics and "val_top1" in second.data.metrics
+        members = [r for r in found if r.data.tags.get("mlflow.parentRunId") == second.info.run_id]
+        assert sorted(r.data.params["seed"] for r in members) == ["42", "43"]
+        for member in members:
+            history = mlflow_client.get_metric_history(member.info.run_id, "metrics/accuracy_top1")
+            assert [m.step for m in history] == [1, 2]
         versions = mlflow_client.search_model_versions(f"name='lego-{task}'")
         assert sorted(int(v.version) for v in versions) == [1, 2]
         champion = mlflow_client.get_model_version_by_alias(f"lego-{task}", "champion")
         decision = json.loads((repo / "reports" / "register" / f"{task}.json").read_text())
         assert decision["champion"] == str(champion.version)
         assert decision["promoted"] == (str(champion.version) == "2")
+        mlflow.set_tracking_uri(mlflow_client.tracking_uri)
+        try:
+            assert mlflow.models.get_model_info(f"models:/lego-{task}/2").metadata["ensemble"] == 2
+        finally:
+            mlflow.set_tracking_uri(None)
+
+
+def test_ensemble_members_are_dvc_outputs(repo, runs):
+    for task in ("minifigure", "theme"):
+        run = json.loads((repo / "reports" / "train" / task / "run.json").read_text())
+        assert run["weights"] == [f"models/{task}/weights/best.pt", f"models/{task}/members/1/weights/best.pt"]
+        assert all((repo / w).is_file() for w in run["weights"])
+        metrics = json.loads((repo / "reports" / "train" / task / "metrics.json").read_text())
+        assert set(metrics["member_val_top1"]) == {"0", "1"}
 
 
 def test_predictions_use_the_champion(repo, runs):

@@ -72,36 +72,80 @@ def test_champion_over_other_classes_is_replaced(client):
     assert decision.promoted and not calls and "other classes" in decision.reason
 
 
-def test_rescorer_scores_a_registered_champion_on_this_test_split(client, tmp_path):
-    """A real Ultralytics model logged as the pyfunc, re-scored on files: top-1 matches direct inference."""
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two-class images in train/val/test folders and two 1-epoch models of different seeds."""
     from PIL import Image
 
-    from pipeline.evaluation import labelled_images, top_k_accuracy
-    from pipeline.inference import class_names, class_probabilities
     from pipeline.params import Train
     from pipeline.training import train
 
+    root = tmp_path_factory.mktemp("registry")
     for split, count in (("train", 6), ("val", 2), ("test", 2)):
         for c, colour in enumerate([(220, 30, 30), (30, 30, 220)]):
             for i in range(count):
-                path = tmp_path / "data" / split / f"class{c}" / f"{i}.png"
+                path = root / "data" / split / f"class{c}" / f"{i}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.new("RGB", (40, 40), tuple(min(255, v + 9 * i) for v in colour)).save(path)
-    result = train(Train(epochs=1, imgsz=32, batch=4, workers=0), tmp_path / "data", tmp_path / "run", seed=0)
-    test = labelled_images(tmp_path / "data" / "test")
+    settings = Train(epochs=1, imgsz=32, batch=4, workers=0)
+    weights = [train(settings, root / "data", root / f"run{seed}", seed=seed).best for seed in (0, 1)]
+    return root / "data", weights
+
+
+def test_rescorer_scores_a_registered_champion_on_this_test_split(client, trained):
+    """A real Ultralytics model logged as the pyfunc, re-scored on files: top-1 matches direct inference."""
+    from pipeline.evaluation import labelled_images, top_k_accuracy
+    from pipeline.inference import Ensemble
+
+    data, (weights, _) = trained
+    test = labelled_images(data / "test")
     with mlflow.start_run():
-        info, classes = registry.log_model(result.best, "minifigure", test["path"].iloc[0].read_bytes())
-    local = registry.LegoClassifier()
-    local.load_weights(result.best)
-    expected = top_k_accuracy(
-        test["label"].map(classes.index).to_numpy(), class_probabilities(local.model, list(test["path"]), 4), 1
-    )
+        info, classes = registry.log_model([weights], "minifigure", test["path"].iloc[0].read_bytes())
+    direct = Ensemble([weights])
+    probs = direct.probabilities(list(test["path"]), 4)
+    expected = top_k_accuracy(test["label"].map(classes.index).to_numpy(), probs, 1)
     assert registry.rescorer(test, 4)(f"models:/lego-minifigure/{info.registered_model_version}") == expected
-    assert classes == class_names(local.model) == ["class0", "class1"]
+    assert classes == direct.names == ["class0", "class1"]
     served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}), params={"top_k": 2})
-    direct = class_probabilities(local.model, list(test["path"]), 4)
-    assert list(out["label"]) == [classes[i] for i in direct.argmax(axis=1)]  # bytes in, same answers as files
+    assert list(out["label"]) == [classes[i] for i in probs.argmax(axis=1)]  # bytes in, same answers as files
     assert all(len(labels) == 2 and labels[0] == label for labels, label in zip(out["top_k_labels"], out["label"]))
     with pytest.raises(Exception, match="decodable image"):
         served.predict(pd.DataFrame({"image": [b"not an image"]}))
+
+
+def test_registered_ensemble_answers_with_its_members_mean(client, trained):
+    import numpy as np
+
+    from pipeline.evaluation import labelled_images
+    from pipeline.inference import Ensemble
+
+    data, weights = trained
+    test = labelled_images(data / "test")
+    with mlflow.start_run():
+        info, _ = registry.log_model(weights, "minifigure", test["path"].iloc[0].read_bytes())
+    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
+    assert served.metadata.metadata["ensemble"] == 2
+    assert len(served.unwrap_python_model().model.members) == 2
+    out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}))
+    members = [Ensemble([w]).probabilities(list(test["path"]), 4) for w in weights]
+    assert not np.allclose(members[0], members[1])  # two seeds, two different models
+    np.testing.assert_allclose(np.array(out["probabilities"].tolist()), (members[0] + members[1]) / 2, atol=1e-5)
+
+
+def test_ensemble_refuses_members_over_other_classes(trained, tmp_path):
+    from PIL import Image
+
+    from pipeline.inference import Ensemble
+    from pipeline.params import Train
+    from pipeline.training import train
+
+    data, weights = trained
+    for split in ("train", "val"):
+        for c in ("a", "b", "c"):
+            path = tmp_path / "other" / split / c / "0.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (40, 40), (10 * len(c), 100, 50)).save(path)
+    other = train(Train(epochs=1, imgsz=32, batch=4, workers=0), tmp_path / "other", tmp_path / "run", seed=0).best
+    with pytest.raises(ValueError, match=rf"{other}: its classes differ"):
+        Ensemble([weights[0], other])
