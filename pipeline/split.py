@@ -1,7 +1,9 @@
 """Stratified, seeded, leakage-free train/val/test split into Ultralytics' classification layout.
 
 Leakage-free means identical bytes never land in two splits: rows are de-duplicated by content hash
-first, and a duplicate of a source test image is kept only as that test image.
+first, and a duplicate of a source test image is kept only as that test image. The one deliberate
+exception is `refit`, the final fit of a recipe already chosen on validation: validation images are
+then copied into train as well (never test images), so the validation score is no longer held out.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
     incomplete = sorted(label for label, splits in present.items() if not {"train", "val"} <= splits)
     assigned = assigned[~assigned["label"].isin(incomplete)]
     assigned = assigned.sort_values(["split", "label", "path"], ignore_index=True).assign(copy=0)
+    val = assigned[assigned["split"] == "val"]
+    if settings.refit:
+        assigned = pd.concat([assigned, val.assign(split="train")], ignore_index=True)
     if settings.oversample:
         assigned = oversample(assigned)
     report |= {
@@ -73,6 +78,7 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
         "classes_dropped_no_train_or_val": incomplete,
         "images": {s: int((assigned["split"] == s).sum()) for s in SPLITS},
         "train_copies_added": int((assigned["copy"] > 0).sum()),
+        "val_images_in_train": int(len(val)) if settings.refit else 0,
         "data_version": data_version(assigned),
         "test_version": data_version(assigned[assigned["split"] == "test"]),
     }

@@ -126,3 +126,22 @@ def test_oversampling_balances_train_without_crossing_splits():
     assert assigned.groupby("sha256")["split"].nunique().max() == 1
     _, plain = assign(rows({"big": 30, "small": 7}), SETTINGS, seed=0)
     assert report["data_version"] != plain["data_version"]
+
+
+def test_refit_trains_on_validation_images_too_but_never_on_test():
+    settings = SETTINGS.model_copy(update={"refit": True})
+    plain, plain_report = assign(rows({"a": 20, "b": 10}), SETTINGS, seed=0)
+    refit, report = assign(rows({"a": 20, "b": 10}), settings, seed=0)
+    val = set(plain.loc[plain["split"] == "val", "sha256"])
+    assert set(refit.loc[refit["split"] == "val", "sha256"]) == val
+    assert set(refit.loc[refit["split"] == "train", "sha256"]) == val | set(
+        plain.loc[plain["split"] == "train", "sha256"]
+    )
+    assert refit[refit["split"] == "test"].equals(plain[plain["split"] == "test"])
+    assert report["images"]["train"] == plain_report["images"]["train"] + len(val) and report[
+        "val_images_in_train"
+    ] == len(val)
+    assert (
+        report["test_version"] == plain_report["test_version"]
+        and report["data_version"] != plain_report["data_version"]
+    )
