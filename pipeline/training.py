@@ -17,6 +17,7 @@ from pipeline.params import Params, Train
 class TrainResult:
     save_dir: Path
     best: Path
+    weights: Path  # the model: best.pt, or last.pt after a refit (whose validation images are in train)
     results_csv: Path
     train_images: int
     epochs_run: int
@@ -36,7 +37,7 @@ def resolve_device(device: object) -> str | int | list[int]:
     return 0 if count == 1 else "cpu"
 
 
-def train_args(settings: Train, dataset: Path, save_dir: Path, seed: int) -> dict:
+def train_args(settings: Train, dataset: Path, save_dir: Path, seed: int, refit: bool = False) -> dict:
     """The exact keyword arguments given to `YOLO.train` (the benchmark reuses them for the plain run)."""
     return {
         "data": str(dataset),
@@ -45,7 +46,7 @@ def train_args(settings: Train, dataset: Path, save_dir: Path, seed: int) -> dic
         "batch": settings.batch,
         "device": resolve_device(settings.device),
         "workers": settings.workers,
-        "patience": settings.patience,
+        "patience": 0 if refit else settings.patience,  # 0: no early stopping on an in-sample score
         "optimizer": settings.optimizer,
         "lr0": settings.lr0,
         "seed": seed,
@@ -130,21 +131,28 @@ def epoch_logger(log_metrics):
     return on_fit_epoch_end
 
 
-def train(settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics=None) -> TrainResult:
-    """Train `settings.model` on `dataset/{train,val}` and leave Ultralytics' run folder in `save_dir`."""
+def train(
+    settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics=None, refit: bool = False
+) -> TrainResult:
+    """Train `settings.model` on `dataset/{train,val}` and leave Ultralytics' run folder in `save_dir`.
+
+    `refit` (the split put the validation images in train too): validation is in-sample, so neither early
+    stopping nor best-epoch selection can use it; the whole schedule runs and `last.pt` is the model.
+    """
     if not (dataset / "train").is_dir() or not (dataset / "val").is_dir():
         raise DataError(f"{dataset}: expected train/ and val/ folders (run the split stage first)")
     model = load_model(settings.model)
     if log_metrics is not None:
         model.add_callback("on_fit_epoch_end", epoch_logger(log_metrics))
     try:
-        model.train(**train_args(settings, dataset, save_dir, seed))
+        model.train(**train_args(settings, dataset, save_dir, seed, refit))
     except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
         raise DataError(f"train.overrides: {str(exc).splitlines()[0]}") from None
     trainer = model.trainer
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
+        weights=Path(trainer.last if refit else trainer.best),
         results_csv=Path(trainer.csv),
         train_images=len(list_images(dataset / "train")),
         epochs_run=len(Path(trainer.csv).read_text().splitlines()) - 1,  # one results.csv row per epoch
@@ -159,13 +167,13 @@ def member_dir(save_dir: Path, member: int) -> Path:
 
 
 def ensemble_scores(members: list[TrainResult], dataset: Path, batch: int) -> tuple[float, float]:
-    """Validation top-1 and top-5 of the members' mean probabilities; one model keeps Ultralytics' own scores."""
-    if len(members) == 1:
+    """Validation top-1 and top-5 of the members' mean probabilities; Ultralytics' own scores of a single best.pt."""
+    if len(members) == 1 and members[0].weights == members[0].best:
         return members[0].val_top1, members[0].val_top5
     from pipeline.evaluation import labelled_images, top_k_accuracy
     from pipeline.inference import Ensemble
 
-    ensemble = Ensemble([m.best for m in members])
+    ensemble = Ensemble([m.weights for m in members])
     val = labelled_images(dataset / "val")
     probs = ensemble.probabilities(list(val["path"]), batch, progress="ensemble val")
     y_true = val["label"].map(ensemble.names.index).to_numpy()
@@ -186,7 +194,8 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     settings, count = config.train, config.train.ensemble
 
     def train_logged(member: int) -> TrainResult:
-        result = train(settings, dataset, member_dir(save_dir, member), config.seed + member, mlflow.log_metrics)
+        seed, refit = config.seed + member, config.split.refit
+        result = train(settings, dataset, member_dir(save_dir, member), seed, mlflow.log_metrics, refit)
         for name in ("results.csv", "args.yaml", "results.png"):
             if (result.save_dir / name).exists():
                 mlflow.log_artifact(str(result.save_dir / name), artifact_path="train")

@@ -17,7 +17,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(members[0].results_csv, out / "results.csv")  # the curves of member 0 (all are in MLflow)
     epochs_run = max(m.epochs_run for m in members)
-    weights = [m.best.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
+    weights = [m.weights.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
     io.write_json(out / "run.json", {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,
@@ -29,7 +29,9 @@ def main() -> None:
     if len(members) > 1:
         metrics["member_val_top1"] = {str(i): m.val_top1 for i, m in enumerate(members)}
     io.write_json(out / "metrics.json", metrics)
-    model = "best.pt" if len(members) == 1 else f"mean of {len(members)} members' best.pt"
+    model = (
+        members[0].weights.name if len(members) == 1 else f"mean of {len(members)} members' {members[0].weights.name}"
+    )
     print(
         f"train@{task}: val top-1 {val_top1:.4f} ({model}); MLflow run {run.info.run_id}, weights {', '.join(weights)}"
     )

@@ -47,6 +47,14 @@ def test_trains_from_yaml_then_fine_tunes_from_its_weights(dataset, tmp_path):
     assert f"model: {first.best}" in args
 
 
+def test_refit_runs_the_whole_schedule_and_keeps_the_last_epoch(dataset, tmp_path):
+    refit = train(TINY.model_copy(update={"epochs": 2, "patience": 1}), dataset, tmp_path / "refit", seed=0, refit=True)
+    assert refit.weights.name == "last.pt" and refit.weights.is_file() and refit.epochs_run == 2
+    assert "patience: 0" in (refit.save_dir / "args.yaml").read_text()
+    plain = train(TINY, dataset, tmp_path / "plain", seed=0)
+    assert plain.weights == plain.best and plain.best.name == "best.pt"
+
+
 def test_pretrained_name_fails_at_once_when_offline(tmp_path):
     start = time.monotonic()
     with pytest.raises(DataError, match=r"yolov8s-cls.pt.*unreachable.*model YAML"):
