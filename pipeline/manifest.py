@@ -132,8 +132,17 @@ def read_sets_log(raw_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["set_id", "name", "year", "image_url", "image", "sha256", "status"])
 
 
-def set_rows(log: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Manifest rows for scraped set images; sets unknown to the catalogue or in no theme group are excluded and counted."""
+EXCLUDED_COLUMNS = ["set_num", "name", "theme_path", "reason"]
+NOT_IN_CATALOGUE = "not in catalogue"
+THEME_IN_NO_GROUP = "theme in no group"
+
+
+def set_rows(
+    log: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Manifest rows for scraped set images, a report of counts, and every logged set left out, one row each
+    (`set_num, name, theme_path, reason`): not fetched (with the scrape status), not in the catalogue, or in
+    no theme group."""
     fetched = log[log["status"] == "ok"]
     labelled = fetched.merge(sets, left_on="set_id", right_on="set_num", how="left", suffixes=("", "_catalogue"))
     unknown = labelled["theme"].isna()
@@ -152,16 +161,41 @@ def set_rows(log: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame) -
             "theme_group": kept["theme_group"].to_numpy(),
         }
     )
+    left_out = labelled[unknown | unmapped]
+    not_fetched = log[log["status"] != "ok"]
+    excluded = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "set_num": left_out["set_id"].to_numpy(),
+                    "name": left_out["name_catalogue"].fillna(left_out["name"]).to_numpy(),  # the log's name if unknown
+                    "theme_path": left_out["theme_path"].to_numpy(),
+                    "reason": [NOT_IN_CATALOGUE if u else THEME_IN_NO_GROUP for u in unknown[unknown | unmapped]],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "set_num": not_fetched["set_id"].to_numpy(),
+                    "name": not_fetched["name"].to_numpy(),
+                    "theme_path": None,
+                    "reason": [f"not fetched: {s}" for s in not_fetched["status"]],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    excluded = excluded.reindex(columns=EXCLUDED_COLUMNS).sort_values(["reason", "set_num"], ignore_index=True)
     report = {
         "sets_logged": int(len(log)),
         "sets_fetched": int(len(fetched)),
         "sets_labelled": int(len(kept)),
+        "excluded_not_fetched": int(len(not_fetched)),
         "excluded_not_in_catalogue": int(unknown.sum()),
         "excluded_unmapped_theme": int(unmapped.sum()),
         "unmapped_root_themes": labelled.loc[unmapped, "theme"].value_counts().to_dict(),
         "per_group": kept["theme_group"].value_counts().sort_index().to_dict(),
     }
-    return with_file_facts(rows, root, "hash set images"), report
+    return with_file_facts(rows, root, "hash set images"), report, excluded
 
 
 def build(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -81,9 +81,12 @@ class LegoClassifier(mlflow.pyfunc.PythonModel):
         )
 
 
-def log_model(weights: list[Path], task: str, example: bytes) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
+def log_model(
+    weights: list[Path], task: str, example: bytes, data: dict | None = None
+) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
     """Log the pyfunc of these weights (one model, or an ensemble's members) into the active run and register it
-    as `lego-<task>` (a new version); also returns its classes."""
+    as `lego-<task>` (a new version); also returns its classes. `data` (`data_source`, `synthetic`) goes into
+    the model's metadata beside its task and classes."""
     example_input = pd.DataFrame({"image": [example]})
     local = LegoClassifier()
     local.load_weights(weights)
@@ -97,7 +100,7 @@ def log_model(weights: list[Path], task: str, example: bytes) -> tuple[mlflow.mo
         signature=signature,
         input_example=example_input,
         pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in REQUIREMENTS],
-        metadata={"task": task, "classes": local.names, "ensemble": len(weights)},
+        metadata={"task": task, "classes": local.names, "ensemble": len(weights), **(data or {})},
         registered_model_name=model_name(task),
     )
     return info, local.names
@@ -126,9 +129,25 @@ class Decision:
     promoted: bool
     reason: str
     champion: str
+    data_source: str | None = None  # None: not known (a version registered before data sources were recorded)
+    synthetic: bool | None = None
+    champion_before_data_source: str | None = None
+    champion_before_synthetic: bool | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def describe(data_source: str | None, synthetic: bool | None) -> str:
+    """The registry's one-line description of a version's data."""
+    if data_source is None:
+        return "data source not recorded"
+    return f"trained on {'synthetic data' if synthetic else 'real photos'}: {data_source}"
+
+
+def _synthetic_tag(tags: dict[str, str]) -> bool | None:
+    value = tags.get("synthetic")
+    return None if value is None else value == "true"
 
 
 def decide(
@@ -140,22 +159,47 @@ def decide(
     test_version: str,
     classes: list[str],
     rescore,
+    data_source: str | None = None,
+    synthetic: bool | None = None,
 ) -> Decision:
-    """Move `champion` to the new version only if it beats the current champion on the same test split.
+    """Move `champion` to the new version only if it is better than the current champion.
 
-    A champion scored on another test split is re-scored on this one (`rescore(model_uri) → top1`);
-    a champion over other classes cannot be compared, so the new version replaces it.
+    The data first: a model trained on synthetic data never replaces a champion trained on real photos, and a
+    model trained on real photos replaces a synthetic champion. Between models of the same kind, the new version
+    must beat the champion on the same test split: a champion scored on another test split is re-scored on this
+    one (`rescore(model_uri) → top1`); a champion over other classes cannot be compared, so it is replaced.
+    A champion registered before data sources were recorded (no `synthetic` tag) is of unknown kind: the
+    comparison of scores alone decides, as it did then.
     """
     name = model_name(task)
     client.set_model_version_tag(name, version_, "test_top1", f"{top1:.6f}")
     client.set_model_version_tag(name, version_, "test_version", test_version)
+    if data_source is not None:
+        client.set_model_version_tag(name, version_, "data_source", data_source)
+        client.set_model_version_tag(name, version_, "synthetic", str(bool(synthetic)).lower())
+    client.update_model_version(name, version_, description=describe(data_source, synthetic))
     try:
         current = client.get_model_version_by_alias(name, ALIAS)
     except mlflow.exceptions.MlflowException:
         current = None
     before, before_top1 = (str(current.version), None) if current else (None, None)
+    before_source = current.tags.get("data_source") if current else None
+    before_synthetic = _synthetic_tag(current.tags) if current else None
+    new_synthetic = None if data_source is None else bool(synthetic)
     if current is None:
         promoted, reason = True, "first registered version"
+    elif new_synthetic is True and before_synthetic is False:
+        promoted = False
+        reason = (
+            f"trained on synthetic data ({data_source}): never replaces champion v{current.version}, "
+            f"trained on real photos ({before_source})"
+        )
+    elif new_synthetic is False and before_synthetic is True:
+        promoted = True
+        reason = (
+            f"trained on real photos ({data_source}): replaces champion v{current.version}, "
+            f"trained on synthetic data ({before_source})"
+        )
     else:
         current_classes = mlflow.models.get_model_info(f"models:/{name}/{current.version}").metadata.get("classes")
         if current_classes != classes:
@@ -181,4 +225,8 @@ def decide(
         promoted=promoted,
         reason=reason,
         champion=str(version_) if promoted else str(before),
+        data_source=data_source,
+        synthetic=new_synthetic,
+        champion_before_data_source=before_source,
+        champion_before_synthetic=before_synthetic,
     )

@@ -1,4 +1,11 @@
-"""Rebrickable theme hierarchy: walk each set's theme up to its root and map roots to `theme_groups`."""
+"""Rebrickable theme hierarchy: walk each set's theme up to its root and map themes to `theme_groups`.
+
+A `theme_groups` entry names a theme by its path from the root: a root theme (`Technic`) or a sub-theme at any
+depth (`Gear > Key Chain`, `Super Heroes Marvel > Constraction`). A set belongs to the group of the deepest level
+of its theme path that an entry names. Entries are paths, not bare names, because Rebrickable reuses sub-theme
+names under other roots (`Duplo > Town`, `Bulk Bricks > Castle`, `Technic > Star Wars`): a bare name matched at
+any level would move those sets into the group of the root theme of the same name.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from pipeline.io import DataError
 
 SETS_COLUMNS = ["set_num", "name", "year", "theme_id", "num_parts"]
 THEMES_COLUMNS = ["id", "name", "parent_id"]
+PATH_SEPARATOR = " > "
 
 
 def read_catalogue(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -46,26 +54,47 @@ def theme_paths(themes: pd.DataFrame) -> dict[int, list[str]]:
     return paths
 
 
-def group_lookup(theme_groups: dict[str, list[str]]) -> dict[str, str]:
-    """`root theme name → group`; a root listed under two groups is an error."""
-    lookup: dict[str, str] = {}
-    for group, roots in theme_groups.items():
-        for root in roots:
-            if root in lookup:
+def theme_key(entry: str) -> tuple[str, ...]:
+    """`'Gear > Key Chain'` → `('Gear', 'Key Chain')` (spaces around `>` do not matter)."""
+    return tuple(part.strip() for part in str(entry).split(PATH_SEPARATOR.strip()))
+
+
+def group_lookup(theme_groups: dict[str, list[str]]) -> dict[tuple[str, ...], str]:
+    """`theme path (root first) → group`; a theme listed under two groups (or twice) is an error."""
+    lookup: dict[tuple[str, ...], str] = {}
+    for group, entries in theme_groups.items():
+        for entry in entries:
+            key = theme_key(entry)
+            if not all(key):
                 raise DataError(
-                    f"params.yaml: theme_groups: root theme {root!r} is in both {lookup[root]!r} and {group!r}"
+                    f"params.yaml: theme_groups: {group}: {entry!r} is not a theme path (e.g. 'Gear > Key Chain')"
                 )
-            lookup[root] = group
+            if key in lookup:
+                where = (
+                    f"listed twice in {group!r}" if lookup[key] == group else f"in both {lookup[key]!r} and {group!r}"
+                )
+                raise DataError(f"params.yaml: theme_groups: theme {PATH_SEPARATOR.join(key)!r} is {where}")
+            lookup[key] = group
     return lookup
 
 
+def deepest_group(chain: list[str] | None, lookup: dict[tuple[str, ...], str]) -> str | None:
+    """The group of the deepest level of `chain` (root first) that `lookup` names, or None."""
+    for depth in range(len(chain or ()), 0, -1):
+        group = lookup.get(tuple(chain[:depth]))
+        if group is not None:
+            return group
+    return None
+
+
 def label_sets(sets: pd.DataFrame, themes: pd.DataFrame, theme_groups: dict[str, list[str]]) -> pd.DataFrame:
-    """Every catalogue set with `theme_path` (all levels, ' > '-joined), root `theme` and `theme_group` (NaN if unmapped)."""
+    """Every catalogue set with `theme_path` (all levels, ' > '-joined), root `theme` and `theme_group`
+    (the deepest level named in `theme_groups`; NaN if none is)."""
     paths = theme_paths(themes)
     groups = group_lookup(theme_groups)
     labelled = sets[["set_num", "name", "year", "theme_id"]].copy()
     chains = labelled["theme_id"].map(lambda t: paths.get(int(t)) if pd.notna(t) else None)
-    labelled["theme_path"] = chains.map(lambda c: " > ".join(c) if c else None)
+    labelled["theme_path"] = chains.map(lambda c: PATH_SEPARATOR.join(c) if c else None)
     labelled["theme"] = chains.map(lambda c: c[0] if c else None)
-    labelled["theme_group"] = labelled["theme"].map(groups)
+    labelled["theme_group"] = chains.map(lambda c: deepest_group(c, groups))
     return labelled

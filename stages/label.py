@@ -6,6 +6,7 @@ from pipeline.providers.kaggle_layout import EMPTY_LAYOUT, read_layout
 from pipeline.themes import label_sets
 
 REPORT = paths.REPORTS / "label.json"
+EXCLUDED = paths.REPORTS / "label" / "excluded_sets.csv"  # one row per logged set that has no manifest row
 
 
 def main() -> None:
@@ -19,7 +20,8 @@ def main() -> None:
     layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
     figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)
     custom = manifest.custom_rows(paths.RAW_CUSTOM, root)
-    set_images, report = manifest.set_rows(manifest.read_sets_log(paths.RAW_SETS), paths.RAW_SETS, root, labelled)
+    log = manifest.read_sets_log(paths.RAW_SETS)
+    set_images, report, excluded = manifest.set_rows(log, paths.RAW_SETS, root, labelled)
     table = manifest.build([figures, custom, set_images])
     io.write_csv(paths.MANIFEST, table)
     report = {
@@ -28,10 +30,13 @@ def main() -> None:
         "minifigures_with_theme": int(figures["theme"].notna().sum()) if len(figures) else 0,
         "custom_images": int(len(custom)),
         **report,
+        "excluded_sets": EXCLUDED.relative_to(paths.PROJECT_ROOT).as_posix(),
     }
+    io.write_csv(EXCLUDED, excluded)
     io.write_json(REPORT, report)
-    print(f"label: {len(table)} images in {paths.MANIFEST}; excluded sets: "
-          f"{report['excluded_not_in_catalogue']} not in catalogue, {report['excluded_unmapped_theme']} unmapped")  # fmt: skip
+    excluded_at = report["excluded_sets"]
+    print(f"label: {len(table)} images in {paths.MANIFEST}; excluded sets: {report['excluded_not_in_catalogue']} "
+          f"not in catalogue, {report['excluded_unmapped_theme']} in no theme group (listed in {excluded_at})")  # fmt: skip
 
 
 if __name__ == "__main__":

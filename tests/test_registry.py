@@ -1,4 +1,5 @@
-"""The champion alias moves only to a better version, compared on the same test split (real SQLite store)."""
+"""The champion alias moves only to a better version, compared on the same test split, and a model trained on
+synthetic data never replaces one trained on real photos (real SQLite store)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def register(classes):
     return str(info.registered_model_version), run.info.run_id
 
 
-def decide(client, classes, top1, test_version="v1", rescored=None):
+def decide(client, classes, top1, test_version="v1", rescored=None, **data):
     version, run_id = register(classes)
     calls = []
 
@@ -40,8 +41,12 @@ def decide(client, classes, top1, test_version="v1", rescored=None):
         calls.append(uri)
         return rescored
 
-    decision = registry.decide(client, "minifigure", version, run_id, top1, test_version, classes, rescore)
+    decision = registry.decide(client, "minifigure", version, run_id, top1, test_version, classes, rescore, **data)
     return decision, calls
+
+
+SYNTHETIC = {"data_source": "synthetic", "synthetic": True}
+REAL = {"data_source": "local:lego-minifigures", "synthetic": False}
 
 
 def champion(client):
@@ -70,6 +75,57 @@ def test_champion_over_other_classes_is_replaced(client):
     decide(client, ["a", "b"], 0.9)
     decision, calls = decide(client, ["x", "y", "z"], 0.3)
     assert decision.promoted and not calls and "other classes" in decision.reason
+
+
+def test_synthetic_data_never_replaces_a_champion_trained_on_real_photos(client):
+    real, _ = decide(client, ["a", "b"], 0.5, **REAL)
+    assert real.promoted and champion(client) == "1"
+    # better on the same split, or over other classes (the synthetic default data): the real champion stays
+    for classes, top1 in ((["a", "b"], 0.99), (["x", "y", "z"], 0.99)):
+        synthetic, calls = decide(client, classes, top1, **SYNTHETIC)
+        assert not synthetic.promoted and not calls and champion(client) == "1"
+        assert "never replaces champion v1" in synthetic.reason and "local:lego-minifigures" in synthetic.reason
+        assert (synthetic.data_source, synthetic.synthetic) == ("synthetic", True)
+        assert (synthetic.champion_before_data_source, synthetic.champion_before_synthetic) == (
+            REAL["data_source"],
+            False,
+        )
+    # between real models the scores decide, as before
+    worse, _ = decide(client, ["a", "b"], 0.4, **REAL)
+    assert not worse.promoted and worse.champion_before_top1 == 0.5 and champion(client) == "1"
+    better, _ = decide(client, ["a", "b"], 0.6, **REAL)
+    assert better.promoted and champion(client) == "5"
+
+
+def test_real_photos_replace_a_synthetic_champion(client):
+    decide(client, ["a", "b"], 0.95, **SYNTHETIC)
+    worse_but_real, calls = decide(client, ["a", "b"], 0.3, **REAL)  # a lower score on other data still wins
+    assert worse_but_real.promoted and not calls and champion(client) == "2"
+    assert worse_but_real.reason.startswith("trained on real photos (local:lego-minifigures): replaces champion v1")
+    assert worse_but_real.to_json()["champion_before_data_source"] == "synthetic"
+    # between synthetic models the scores decide
+    decide(client, ["a", "b"], 0.5, **SYNTHETIC)
+    assert champion(client) == "2"
+
+
+def test_versions_show_their_data_source(client):
+    decide(client, ["a", "b"], 0.5, **REAL)
+    decide(client, ["a", "b"], 0.7, **SYNTHETIC)
+    real, synthetic = (client.get_model_version("lego-minifigure", v) for v in ("1", "2"))
+    assert real.tags["data_source"] == "local:lego-minifigures" and real.tags["synthetic"] == "false"
+    assert synthetic.tags["data_source"] == "synthetic" and synthetic.tags["synthetic"] == "true"
+    assert real.description == "trained on real photos: local:lego-minifigures"
+    assert synthetic.description == "trained on synthetic data: synthetic"
+
+
+def test_a_champion_without_data_source_is_of_unknown_kind(client):
+    """Versions registered before data sources were recorded: the scores alone decide, as they did then."""
+    old, _ = decide(client, ["a", "b"], 0.5)
+    assert old.data_source is None and "data_source" not in client.get_model_version("lego-minifigure", "1").tags
+    synthetic_worse, _ = decide(client, ["a", "b"], 0.4, **SYNTHETIC)
+    assert not synthetic_worse.promoted and synthetic_worse.champion_before_synthetic is None
+    other_classes, _ = decide(client, ["x", "y"], 0.1, **SYNTHETIC)
+    assert other_classes.promoted and "other classes" in other_classes.reason
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +179,11 @@ def test_registered_ensemble_answers_with_its_members_mean(client, trained):
     data, weights = trained
     test = labelled_images(data / "test")
     with mlflow.start_run():
-        info, _ = registry.log_model(weights, "minifigure", test["path"].iloc[0].read_bytes())
+        info, _ = registry.log_model(weights, "minifigure", test["path"].iloc[0].read_bytes(), REAL)
     served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
     assert served.metadata.metadata["ensemble"] == 2
+    assert served.metadata.metadata["data_source"] == "local:lego-minifigures"
+    assert served.metadata.metadata["synthetic"] is False
     assert len(served.unwrap_python_model().model.members) == 2
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}))
     members = [Ensemble([w]).probabilities(list(test["path"]), 4) for w in weights]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,9 +24,49 @@ from pipeline.providers import brickinsights, kaggle, kaggle_layout, rebrickable
 from pipeline.themes import label_sets, read_catalogue
 
 
+def _folder_name(path: str) -> str:
+    """A local source as its folder (or file) name only: `/home/me/data/lego-minifigures/` → `lego-minifigures`."""
+    full = Path(path).expanduser()
+    return Path(os.path.normpath(full if full.is_absolute() else paths.PROJECT_ROOT / full)).name
+
+
+def data_source(params: Params, task: str) -> dict[str, object]:
+    """What a task's data is, as recorded in its split report and registered with its models.
+
+    `data_source`: the providers feeding the task, `+`-joined: `synthetic` (the embedded data alone),
+    `local:<folder name>`, `kaggle:<dataset>`, `custom:<folder name>` for the minifigure task; the sets'
+    (`brickinsights`, `local:<folder name>`) and the catalogue's (`rebrickable`, `local:<folder name>`) for the
+    theme task, e.g. `brickinsights+rebrickable`. Only folder names and dataset ids: no path, URL or credential.
+    `synthetic`: whether any provider feeding the task renders synthetic data.
+    """
+    sources = params.sources
+    if task == "minifigure":
+        figures = sources.minifigures
+        parts = {
+            "synthetic": ["synthetic"],
+            "local": [f"local:{_folder_name(figures.path)}" if figures.path else "local"],
+            "kaggle": [f"kaggle:{figures.dataset}"],
+            "none": [],  # the custom classes alone
+        }[figures.provider]
+        providers = [figures.provider]
+        if sources.custom.path:
+            parts.append(f"custom:{_folder_name(sources.custom.path)}")
+    elif task == "theme":
+        sets, themes = sources.sets, sources.themes
+        parts = [
+            f"local:{_folder_name(source.path)}" if source.provider == "local" and source.path else source.provider
+            for source in (sets, themes)
+        ]
+        providers = [sets.provider, themes.provider]
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    parts = list(dict.fromkeys(parts))  # synthetic sets and synthetic catalogue: `synthetic`
+    return {"data_source": "+".join(parts) or "none", "synthetic": "synthetic" in providers}
+
+
 def select_set_ids(labelled: pd.DataFrame | None, params: Params) -> list[str]:
     """Which sets to scrape: `ids_file` if given, else catalogue sets filtered by `years` and root `themes`
-    (default: every root in `theme_groups`), seeded-shuffled and interleaved across theme groups so a
+    (default: every set in a `theme_groups` group), seeded-shuffled and interleaved across theme groups so a
     `max_sets` cap keeps the classes balanced; a larger cap extends the same list (resume-friendly)."""
     settings = params.sources.sets
     if settings.ids_file:
@@ -40,8 +81,8 @@ def select_set_ids(labelled: pd.DataFrame | None, params: Params) -> list[str]:
     if settings.years:
         first, last = settings.years
         pool = pool[pool["year"].between(first, last)]
-    roots = settings.themes or [root for roots in params.theme_groups.values() for root in roots]
-    pool = pool[pool["theme"].isin(roots)]
+    # `themes` names root themes; by default every set that `theme_groups` puts in a group (at any theme level)
+    pool = pool[pool["theme"].isin(settings.themes)] if settings.themes else pool[pool["theme_group"].notna()]
     if pool.empty:
         raise DataError("params.yaml: sources.sets: no catalogue set matches the years/themes filters")
     shuffled = pool.sample(frac=1, random_state=params.seed)
