@@ -1,4 +1,4 @@
-"""Benchmark: the train stage's throughput against a plain `YOLO(...).train()` on the same split and settings.
+"""Benchmark: the train stage's throughput against Ultralytics' trainer alone on the same split and settings.
 
 The stage adds MLflow tracking (run, params, per-epoch metrics, artifacts) around Ultralytics' own
 trainer; this measures what that costs. Both runs train in this process (imports are paid once),
@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import io, offline, params, paths  # noqa: E402
+from pipeline import io, params, paths  # noqa: E402
+from pipeline.backbones import BackboneTrainer  # noqa: E402
 from pipeline.training import train_args, train_tracked  # noqa: E402
 
 
@@ -35,18 +36,17 @@ def main() -> None:
     if not (dataset / "train").is_dir():
         subprocess.run(["dvc", "repro", f"split@{args.task}"], cwd=paths.PROJECT_ROOT, check=True)
     config = params.load()
-    config = config.model_copy(update={"train": config.train.model_copy(update={"epochs": args.epochs})})
+    settings = config.train_for(args.task).model_copy(update={"epochs": args.epochs})
+    config = config.model_copy(update={"train": config.train.model_copy(update={args.task: settings})})
     split = io.read_json(paths.REPORTS / "split" / f"{args.task}.json")
     images = split["images"]["train"] * args.epochs
-    ul = offline.ultralytics()
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
         stage_times, plain_times = [], []
         for round_ in range(args.rounds):
             start = time.perf_counter()
-            model = ul.YOLO(config.train.model, task="classify")
-            model.train(**train_args(config.train, dataset, Path(tmp) / f"plain{round_}", config.seed))
+            BackboneTrainer(overrides=train_args(settings, dataset, Path(tmp) / f"plain{round_}", config.seed)).train()
             plain_times.append(time.perf_counter() - start)
 
             start = time.perf_counter()
@@ -55,9 +55,9 @@ def main() -> None:
 
     plain, stage = images / min(plain_times), images / min(stage_times)
     print(
-        f"task={args.task} epochs={args.epochs} train_images={split['images']['train']} model={config.train.model} imgsz={config.train.imgsz}"
+        f"task={args.task} epochs={args.epochs} train_images={split['images']['train']} model={settings.model} imgsz={settings.imgsz}"
     )
-    print(f"plain YOLO.train: {plain:.1f} images/s (best of {args.rounds}: {min(plain_times):.1f} s)")
+    print(f"plain trainer:    {plain:.1f} images/s (best of {args.rounds}: {min(plain_times):.1f} s)")
     print(f"train stage:      {stage:.1f} images/s (best of {args.rounds}: {min(stage_times):.1f} s)")
     print(f"ratio={stage / plain:.3f}")
 

@@ -53,4 +53,13 @@ def ultralytics():
     wanted = {key: False for key in SETTINGS_OFF if key in SETTINGS and SETTINGS[key] is not False}
     if wanted:
         SETTINGS.update(wanted)
+    _use_every_core()
     return ul
+
+
+def _use_every_core() -> None:
+    """On CPU, Ultralytics sets torch to `cpu_count - 1` threads, keeping a core for data-loader workers, yet it
+    forces `workers=0` there: on a 2-core machine training and inference ran on one core. Use them all."""
+    from ultralytics.utils import torch_utils
+
+    torch_utils.NUM_THREADS = max(torch_utils.NUM_THREADS, os.cpu_count() or 1)

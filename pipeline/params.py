@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.paths import PROJECT_ROOT
 
 TASKS = ("minifigure", "theme")
+PACKAGED_BACKBONES = ("efficientnet-lite0",)  # ImageNet weights installed with pip (pipeline.backbones.BACKBONES)
+SYNTHETIC_PRETRAIN = "synthetic-pretrain"  # train.<task>.model: fine-tune from pretrain@<task> (pipeline.pretraining)
 
 
 class ParamsError(ValueError):
@@ -111,13 +113,13 @@ class Sources(Strict):
 
 class SyntheticMinifigures(Strict):
     classes: Annotated[int, Field(ge=2, le=64)] = 10
-    train_per_class: Annotated[int, Field(ge=3)] = 40
-    test_per_class: Annotated[int, Field(ge=1)] = 8
+    train_per_class: Annotated[int, Field(ge=3)] = 20
+    test_per_class: Annotated[int, Field(ge=1)] = 6
     image_size: Annotated[int, Field(ge=32, le=1024)] = 160
 
 
 class SyntheticSets(Strict):
-    count: Annotated[int, Field(ge=8)] = 400
+    count: Annotated[int, Field(ge=8)] = 200
     image_height: Annotated[int, Field(ge=32, le=1024)] = 160
 
 
@@ -137,7 +139,7 @@ class Split(Strict):
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     min_per_class: Annotated[int, Field(ge=3)] = 3
-    min_val_per_class: Annotated[int, Field(ge=1)] = 1
+    min_val_per_class: Annotated[int, Field(ge=1)] = 2
     oversample: bool = False
     refit: bool = False  # the final fit of a chosen recipe: validation images are trained on too
 
@@ -145,27 +147,36 @@ class Split(Strict):
 Device = Literal["auto", "cpu"] | int | list[int] | str
 
 
+RECIPE_OVERRIDES = {"freeze": 5, "dropout": 0.2, "cos_lr": True, "warmup_bias_lr": 0.0, "cache": "ram"}
+
+
 class Train(Strict):
-    model: str = "yolov8n-cls.yaml"
-    epochs: Annotated[int, Field(ge=1)] = 30
-    imgsz: Annotated[int, Field(ge=32)] = 128
+    """One task's training; the defaults are the real-photo recipe of params.yaml (docs/recipe.md)."""
+
+    model: str = "efficientnet-lite0"
+    epochs: Annotated[int, Field(ge=1)] = 20
+    imgsz: Annotated[int, Field(ge=32)] = 192
     batch: Annotated[int, Field(ge=1)] = 32
     device: Device = "auto"
     workers: Annotated[int, Field(ge=0)] = 2
     patience: Annotated[int, Field(ge=1)] = 100
-    optimizer: str = "auto"
-    lr0: Annotated[float, Field(gt=0)] = 0.01
+    optimizer: str = "AdamW"
+    lr0: Annotated[float, Field(gt=0)] = 0.001
     ensemble: Annotated[int, Field(ge=1)] = 1  # members trained with seeds seed, seed+1, …; their mean is the model
-    overrides: dict[str, object] = {}
+    overrides: dict[str, object] = RECIPE_OVERRIDES
 
     @field_validator("model")
     @classmethod
     def _model_source(cls, value: str) -> str:
-        """A model YAML, a local `.pt`, or an Ultralytics release name (`yolov8s-cls.pt`, resolved at train time)."""
-        if value.endswith(".yaml"):
+        """A packaged ImageNet backbone (`efficientnet-lite0`), a model YAML, a local `.pt`, or an Ultralytics release
+        name (`yolov8s-cls.pt`, resolved at train time)."""
+        if value in (*PACKAGED_BACKBONES, SYNTHETIC_PRETRAIN) or value.endswith(".yaml"):
             return value
         if not value.endswith(".pt"):
-            raise ValueError(f"expected a model YAML (e.g. yolov8n-cls.yaml) or a .pt checkpoint, got {value!r}")
+            raise ValueError(
+                f"expected one of {[*PACKAGED_BACKBONES, SYNTHETIC_PRETRAIN]}, a model YAML (e.g. yolov8n-cls.yaml) or a .pt checkpoint, "
+                f"got {value!r}"
+            )
         path = Path(value).expanduser()
         if "/" not in value and not path.exists():
             return value  # a pretrained release asset: pipeline.training.resolve_model fetches or refuses it
@@ -173,6 +184,32 @@ class Train(Strict):
         if not path.exists():
             raise ValueError(f"weights file does not exist: {path}")
         return str(path)
+
+
+class TrainTasks(Strict):
+    """One `Train` section per task, so `train@minifigure` depends on `train.minifigure` alone."""
+
+    minifigure: Train = Train(epochs=30)
+    theme: Train = Train()
+
+
+class Pretrain(Strict):
+    """Synthetic pretraining of one task (`pretrain@<task>`, the from-scratch recipe): what to render, how to train.
+
+    Minifigure: `classes` characters with `per_class` training images each (a fifth as many validate); theme:
+    `per_class` box-art images per theme group on average (every fifth validates)."""
+
+    classes: Annotated[int, Field(ge=2, le=64)] = 10
+    per_class: Annotated[int, Field(ge=5)] = 40
+    image_size: Annotated[int, Field(ge=32, le=1024)] = 160
+    train: Train = Train(model="yolov8n-cls.yaml", epochs=30, imgsz=128, optimizer="auto", lr0=0.01, overrides={})
+
+
+class PretrainTasks(Strict):
+    """`null` (the default): no pretraining, `pretrain@<task>` only records that."""
+
+    minifigure: Pretrain | None = None
+    theme: Pretrain | None = None
 
 
 class Evaluate(Strict):
@@ -199,7 +236,8 @@ class Params(Strict):
     theme_groups: dict[str, list[str]]
     validate_: Validate = Field(Validate(), alias="validate")
     split: Split = Split()
-    train: Train = Train()
+    pretrain: PretrainTasks = PretrainTasks()
+    train: TrainTasks = TrainTasks()
     evaluate: Evaluate = Evaluate()
     predict: Predict = Predict()
 
@@ -212,6 +250,16 @@ class Params(Strict):
                 f"predict.input needs exactly one folder per task in {self.tasks}, has {sorted(self.predict.input)}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _pretrained_model_needs_pretraining(self) -> Params:
+        for task in TASKS:
+            if self.train_for(task).model == SYNTHETIC_PRETRAIN and getattr(self.pretrain, task) is None:
+                raise ValueError(f"train.{task}.model: {SYNTHETIC_PRETRAIN!r} needs a pretrain.{task} section")
+        return self
+
+    def train_for(self, task: str) -> Train:
+        return getattr(self.train, task)
 
 
 def _one_line(error: ValidationError, source: Path) -> str:

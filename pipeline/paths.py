@@ -33,6 +33,7 @@ CATALOGUE = DATA / "raw" / "catalogue"
 MANIFEST = DATA / "manifest.csv"
 YOLO = DATA / "yolo"
 MODELS = PROJECT_ROOT / "models"
+SYNTHETIC_PRETRAIN = MODELS / "synthetic-pretrain"  # pretrain@<task>: <task>/best.pt, <task>/pretrain.json
 REPORTS = PROJECT_ROOT / "reports"
 PREDICTIONS = DATA / "predictions"
 CACHE = DATA / "cache"  # downloads kept between runs (partial ones resume); not a DVC output

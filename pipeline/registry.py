@@ -18,6 +18,7 @@ from pipeline.paths import PROJECT_ROOT
 ALIAS = "champion"
 REQUIREMENTS = (
     "ultralytics",
+    "timm",  # the layers of a packaged-backbone model (pipeline/backbones.py)
     "torch",
     "torchvision",
     "opencv-python",

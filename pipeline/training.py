@@ -8,9 +8,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import offline, paths
+from pipeline import paths
 from pipeline.io import DataError, list_images
-from pipeline.params import Params, Train
+from pipeline.params import SYNTHETIC_PRETRAIN, Params, Train
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,9 @@ def resolve_device(device: object) -> str | int | list[int]:
 
 
 def train_args(settings: Train, dataset: Path, save_dir: Path, seed: int, refit: bool = False) -> dict:
-    """The exact keyword arguments given to `YOLO.train` (the benchmark reuses them for the plain run)."""
+    """The exact arguments given to Ultralytics' trainer (the benchmark reuses them for the plain run)."""
     return {
+        "model": resolve_model(settings.model),
         "data": str(dataset),
         "epochs": settings.epochs,
         "imgsz": settings.imgsz,
@@ -71,20 +72,24 @@ def reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
 
 
 def resolve_model(model: str, weights_dir: Path = PRETRAINED_DIR, probe: tuple[str, int] = DOWNLOAD_HOST) -> str:
-    """What to give `YOLO()`: a YAML or local file as is; an Ultralytics release name from `weights_dir`,
-    downloaded there first when the network allows — offline that fails at once, not after retries."""
-    if model.endswith(".yaml") or Path(model).is_file():
+    """What to give the trainer: a packaged backbone name, a YAML or a local file as is; an Ultralytics release name
+    from `weights_dir`, downloaded there first when the network allows — offline that fails at once, not after retries."""
+    from pipeline.backbones import BACKBONES
+
+    if model in BACKBONES or model.endswith(".yaml") or Path(model).is_file():
         return model
     from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
 
     if model not in GITHUB_ASSETS_NAMES:
-        raise DataError(f"params.yaml: train.model {model!r} is neither a local file nor an Ultralytics release asset")
+        raise DataError(
+            f"params.yaml: train.<task>.model {model!r} is neither a local file nor an Ultralytics release asset"
+        )
     target = weights_dir / model
     if target.is_file():
         return str(target)
     if not reachable(probe):
         raise DataError(
-            f"params.yaml: train.model {model!r} must be downloaded from {probe[0]}, which is unreachable; "
+            f"params.yaml: train.<task>.model {model!r} must be downloaded from {probe[0]}, which is unreachable; "
             f"put the file at {target} or use a model YAML to train from scratch"
         )
     weights_dir.mkdir(parents=True, exist_ok=True)
@@ -93,14 +98,6 @@ def resolve_model(model: str, weights_dir: Path = PRETRAINED_DIR, probe: tuple[s
         return attempt_download_asset(str(target))
     finally:
         os.environ["YOLO_OFFLINE"] = "1"
-
-
-def load_model(model: str):
-    ul = offline.ultralytics()
-    try:
-        return ul.YOLO(resolve_model(model), task="classify")
-    except FileNotFoundError as exc:
-        raise DataError(f"train.model {model!r}: {str(exc).splitlines()[0]}") from None
 
 
 def _metric_name(key: str) -> str:
@@ -141,14 +138,18 @@ def train(
     """
     if not (dataset / "train").is_dir() or not (dataset / "val").is_dir():
         raise DataError(f"{dataset}: expected train/ and val/ folders (run the split stage first)")
-    model = load_model(settings.model)
-    if log_metrics is not None:
-        model.add_callback("on_fit_epoch_end", epoch_logger(log_metrics))
+    from pipeline.backbones import BackboneTrainer
+
     try:
-        model.train(**train_args(settings, dataset, save_dir, seed, refit))
+        trainer = BackboneTrainer(overrides=train_args(settings, dataset, save_dir, seed, refit))
     except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
-        raise DataError(f"train.overrides: {str(exc).splitlines()[0]}") from None
-    trainer = model.trainer
+        raise DataError(f"train.<task>.overrides: {str(exc).splitlines()[0]}") from None
+    if log_metrics is not None:
+        trainer.add_callback("on_fit_epoch_end", epoch_logger(log_metrics))
+    try:
+        trainer.train()
+    except FileNotFoundError as exc:
+        raise DataError(f"train.<task>.model {settings.model!r}: {str(exc).splitlines()[0]}") from None
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
@@ -191,7 +192,10 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     tags = tracking.run_tags(task, split["data_version"])
     run_name = tags.get("dvc_exp_name", f"{task}-train")
     experiment_id = tracking.experiment_id(task)
-    settings, count = config.train, config.train.ensemble
+    settings = config.train_for(task)
+    if settings.model == SYNTHETIC_PRETRAIN:  # fine-tune from pretrain@<task>'s output
+        settings = settings.model_copy(update={"model": str(paths.SYNTHETIC_PRETRAIN / task / "best.pt")})
+    count = settings.ensemble
 
     def train_logged(member: int) -> TrainResult:
         seed, refit = config.seed + member, config.split.refit

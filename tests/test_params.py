@@ -31,17 +31,19 @@ def test_project_params_are_valid_and_default_to_synthetic_data():
     assert loaded.sources.sets.provider == "synthetic"
     assert loaded.sources.themes.provider == "synthetic"
     assert loaded.tasks == ["minifigure", "theme"]
-    assert loaded.train.device == "auto"
+    assert loaded.train.minifigure.device == "auto"
+    for task in loaded.tasks:  # the real-photo recipe: the packaged ImageNet backbone, nothing downloaded
+        assert loaded.train_for(task).model == "efficientnet-lite0"
 
 
 def test_unknown_key_is_named(tmp_path):
-    message = error(tmp_path, lambda p: p["train"].update(epoch=3))
-    assert "train.epoch" in message and "unknown key" in message
+    message = error(tmp_path, lambda p: p["train"]["theme"].update(epoch=3))
+    assert "train.theme.epoch" in message and "unknown key" in message
 
 
 def test_wrong_type_is_named(tmp_path):
-    message = error(tmp_path, lambda p: p["train"].update(epochs="ten"))
-    assert "train.epochs" in message
+    message = error(tmp_path, lambda p: p["train"]["minifigure"].update(epochs="ten"))
+    assert "train.minifigure.epochs" in message
 
 
 def test_local_provider_needs_an_existing_path(tmp_path):
@@ -58,8 +60,13 @@ def test_unknown_provider_is_named(tmp_path):
 
 
 def test_missing_weights_file_fails_at_once(tmp_path):
-    message = error(tmp_path, lambda p: p["train"].update(model=str(tmp_path / "missing.pt")))
-    assert "train.model" in message and "missing.pt" in message
+    message = error(tmp_path, lambda p: p["train"]["minifigure"].update(model=str(tmp_path / "missing.pt")))
+    assert "train.minifigure.model" in message and "missing.pt" in message
+
+
+def test_unknown_backbone_name_is_named(tmp_path):
+    message = error(tmp_path, lambda p: p["train"]["theme"].update(model="efficientnet-b7"))
+    assert "train.theme.model" in message and "efficientnet-lite0" in message
 
 
 def test_predict_input_must_match_tasks(tmp_path):
@@ -69,7 +76,8 @@ def test_predict_input_must_match_tasks(tmp_path):
 
 def test_device_accepts_cpu_index_and_list(tmp_path):
     for device in ("cpu", 0, [0, 1], "0,1"):
-        assert params.load(write(tmp_path, lambda p, d=device: p["train"].update(device=d))).train.device == device
+        changed = params.load(write(tmp_path, lambda p, d=device: p["train"]["theme"].update(device=d)))
+        assert changed.train.theme.device == device
 
 
 def test_invalid_yaml_and_missing_file(tmp_path):

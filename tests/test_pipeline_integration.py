@@ -1,8 +1,10 @@
 """The real pipeline through DVC in a temporary git repository, on a tiny synthetic config, offline.
 
-One module-scoped run feeds several tests: `dvc repro` from scratch, a no-op second `dvc repro`,
-and `dvc exp run -S train.epochs=2 -S train.ensemble=2`, which must re-run only train and what follows,
-and turns each classifier into a two-member ensemble from training to the registry and predictions.
+One module-scoped run feeds several tests: `dvc repro` from scratch (both tasks start from the packaged
+ImageNet backbone, the default model), a no-op second `dvc repro`, and
+`dvc exp run -S train.minifigure.epochs=2 -S train.minifigure.ensemble=2`, which must re-run only the minifigure
+task's train and what follows (the theme task has its own train section), and turns that classifier into a
+two-member ensemble from training to the registry and predictions.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ TINY = {
         "minifigures": {"classes": 4, "train_per_class": 12, "test_per_class": 3, "image_size": 64},
         "sets": {"count": 48, "image_height": 64},
     },
-    "train": {"epochs": 1, "imgsz": 32, "batch": 16},
+    "train": {task: {"epochs": 1, "imgsz": 32, "batch": 16} for task in ("minifigure", "theme")},
     "evaluate": {"batch": 16},
     "predict": {"batch": 8},
 }
@@ -47,7 +49,9 @@ def runs(repo, env) -> dict:
     sh(["git", "add", "-A"], repo, environ)
     sh([*GIT, "commit", "-qm", "first run"], repo, environ)
     second = sh(["dvc", "repro"], repo, environ)
-    experiment = sh(["dvc", "exp", "run", "-S", "train.epochs=2", "-S", "train.ensemble=2"], repo, environ)
+    experiment = sh(
+        ["dvc", "exp", "run", "-S", "train.minifigure.epochs=2", "-S", "train.minifigure.ensemble=2"], repo, environ
+    )
     shown = sh(["dvc", "exp", "show", "--json"], repo, environ)
     return {"first": first.stdout, "second": second.stdout, "exp": experiment.stdout, "show": shown.stdout}
 
@@ -68,6 +72,10 @@ def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
     assert set(manifest["source"]) == {"minifigures", "sets"}
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
     assert json.loads((repo / "reports" / "validate" / "results.json").read_text())["success"] is True
+    label = json.loads((repo / "reports" / "label.json").read_text())
+    excluded = pd.read_csv(repo / label["excluded_sets"])
+    assert len(excluded) == label["sets_logged"] - label["sets_labelled"]
+    assert set(excluded["reason"]) <= {"not in catalogue", "theme in no group"}
     assert (repo / "reports" / "validate" / "data_docs" / "index.html").is_file()
 
 
@@ -98,21 +106,30 @@ def test_mlflow_runs_registry_and_champion(repo, runs):
         experiment = mlflow_client.get_experiment_by_name(f"lego-{task}")
         assert experiment.artifact_location.startswith(f"file://{repo}/mlflow/artifacts")
         found = mlflow_client.search_runs([experiment.experiment_id], order_by=["start_time ASC"])
-        first, second = [r for r in found if "mlflow.parentRunId" not in r.data.tags]  # dvc repro, dvc exp run
+        top_level = [r for r in found if "mlflow.parentRunId" not in r.data.tags]  # dvc repro (, dvc exp run)
+        first = top_level[0]
         assert first.data.tags["git_commit"] and first.data.tags["data_version"]
+        assert first.data.params["train.model"] == "efficientnet-lite0" and "test/top1" in first.data.metrics
+        versions = mlflow_client.search_model_versions(f"name='lego-{task}'")
+        champion = mlflow_client.get_model_version_by_alias(f"lego-{task}", "champion")
+        decision = json.loads((repo / "reports" / "register" / f"{task}.json").read_text())
+        assert decision["champion"] == str(champion.version)
+        assert (decision["data_source"], decision["synthetic"]) == ("synthetic", True)
+        assert champion.tags["data_source"] == "synthetic" and champion.tags["synthetic"] == "true"
+        assert first.data.tags["data_source"] == "synthetic"
+        if task == "theme":  # its own train section did not change: not retrained
+            assert len(top_level) == 1 and [v.version for v in versions] == ["1"]
+            continue
+        second = top_level[1]
         assert second.data.tags.get("dvc_exp_name")
         assert second.data.params["train.epochs"] == "2" and second.data.params["train.ensemble"] == "2"
-        assert "test/top1" in first.data.metrics and "val_top1" in second.data.metrics
+        assert "val_top1" in second.data.metrics
         members = [r for r in found if r.data.tags.get("mlflow.parentRunId") == second.info.run_id]
         assert sorted(r.data.params["seed"] for r in members) == ["42", "43"]
         for member in members:
             history = mlflow_client.get_metric_history(member.info.run_id, "metrics/accuracy_top1")
             assert [m.step for m in history] == [1, 2]
-        versions = mlflow_client.search_model_versions(f"name='lego-{task}'")
         assert sorted(int(v.version) for v in versions) == [1, 2]
-        champion = mlflow_client.get_model_version_by_alias(f"lego-{task}", "champion")
-        decision = json.loads((repo / "reports" / "register" / f"{task}.json").read_text())
-        assert decision["champion"] == str(champion.version)
         assert decision["promoted"] == (str(champion.version) == "2")
         mlflow.set_tracking_uri(mlflow_client.tracking_uri)
         try:
@@ -122,12 +139,13 @@ def test_mlflow_runs_registry_and_champion(repo, runs):
 
 
 def test_ensemble_members_are_dvc_outputs(repo, runs):
-    for task in ("minifigure", "theme"):
-        run = json.loads((repo / "reports" / "train" / task / "run.json").read_text())
-        assert run["weights"] == [f"models/{task}/weights/best.pt", f"models/{task}/members/1/weights/best.pt"]
-        assert all((repo / w).is_file() for w in run["weights"])
-        metrics = json.loads((repo / "reports" / "train" / task / "metrics.json").read_text())
-        assert set(metrics["member_val_top1"]) == {"0", "1"}
+    run = json.loads((repo / "reports" / "train" / "minifigure" / "run.json").read_text())
+    assert run["weights"] == ["models/minifigure/weights/best.pt", "models/minifigure/members/1/weights/best.pt"]
+    assert all((repo / w).is_file() for w in run["weights"])
+    metrics = json.loads((repo / "reports" / "train" / "minifigure" / "metrics.json").read_text())
+    assert set(metrics["member_val_top1"]) == {"0", "1"}
+    theme = json.loads((repo / "reports" / "train" / "theme" / "run.json").read_text())
+    assert theme["weights"] == ["models/theme/weights/best.pt"]
 
 
 def test_predictions_use_the_champion(repo, runs):
@@ -146,9 +164,7 @@ def test_second_repro_is_a_no_op_and_experiment_reruns_only_training_onwards(run
     assert "Running stage" not in runs["second"]
     assert "up to date" in runs["second"]
     ran = {line.split("'")[1] for line in runs["exp"].splitlines() if line.startswith("Running stage")}
-    assert ran == {
-        f"{stage}@{task}" for stage in ("train", "evaluate", "register", "predict") for task in ("minifigure", "theme")
-    }
+    assert ran == {f"{stage}@minifigure" for stage in ("train", "evaluate", "register", "predict")}
     shown = json.loads(runs["show"])
     experiments = [e for row in shown for e in (row.get("experiments") or [])]
     assert experiments, "dvc exp show lists no experiment"

@@ -143,7 +143,7 @@ def trained(tmp_path_factory):
                 path = root / "data" / split / f"class{c}" / f"{i}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.new("RGB", (40, 40), tuple(min(255, v + 9 * i) for v in colour)).save(path)
-    settings = Train(epochs=1, imgsz=32, batch=4, workers=0)
+    settings = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=4, workers=0)
     weights = [train(settings, root / "data", root / f"run{seed}", seed=seed).best for seed in (0, 1)]
     return root / "data", weights
 
@@ -204,6 +204,7 @@ def test_ensemble_refuses_members_over_other_classes(trained, tmp_path):
             path = tmp_path / "other" / split / c / "0.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (40, 40), (10 * len(c), 100, 50)).save(path)
-    other = train(Train(epochs=1, imgsz=32, batch=4, workers=0), tmp_path / "other", tmp_path / "run", seed=0).best
+    small = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=4, workers=0)
+    other = train(small, tmp_path / "other", tmp_path / "run", seed=0).best
     with pytest.raises(ValueError, match=rf"{other}: its classes differ"):
         Ensemble([weights[0], other])

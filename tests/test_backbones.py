@@ -1,0 +1,98 @@
+"""The packaged ImageNet backbone: verified weights, a faithful key mapping, and Ultralytics' trainer around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from pipeline.backbones import (
+    BACKBONES,
+    BackboneClassifier,
+    checkpoint_path,
+    imagenet_network,
+    load_checkpoint,
+    timm_state_dict,
+    verified_state_dict,
+)
+from pipeline.inference import Ensemble
+from pipeline.io import DataError
+from pipeline.params import Train
+from pipeline.training import train
+
+NAME = "efficientnet-lite0"
+
+
+def test_packaged_file_is_the_pinned_one():
+    path = checkpoint_path(NAME)
+    assert path.is_file() and path.stat().st_size == 18_826_032
+    state = load_checkpoint(NAME)
+    assert state["_fc.weight"].shape == (1000, 1280)
+
+
+def test_a_changed_checkpoint_is_refused_before_loading(tmp_path):
+    tampered = tmp_path / "weights.pth"
+    data = checkpoint_path(NAME).read_bytes()
+    tampered.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # one bit pattern changed in the last byte
+    with pytest.raises(DataError, match=rf"{tampered}: sha256 [0-9a-f]{{64}} differs from the pinned"):
+        verified_state_dict(tampered, BACKBONES[NAME].sha256)
+    with pytest.raises(DataError, match="packaged weights are missing"):
+        verified_state_dict(tmp_path / "absent.pth", BACKBONES[NAME].sha256)
+
+
+def test_key_mapping_covers_every_tensor_and_refuses_strangers():
+    net = imagenet_network(NAME, pretrained=False)
+    checkpoint = load_checkpoint(NAME)
+    mapped = timm_state_dict(checkpoint, net)
+    assert set(mapped) == set(net.state_dict())
+    assert torch.equal(mapped["blocks.6.0.conv_pwl.weight"], checkpoint["_blocks.15._project_conv.weight"])
+    with pytest.raises(DataError, match="'_blocks.99._bn0.weight' has no counterpart"):
+        timm_state_dict({**checkpoint, "_blocks.99._bn0.weight": torch.zeros(1)}, net)
+    with pytest.raises(DataError, match="lacks 1 of timm's keys"):
+        timm_state_dict({k: v for k, v in checkpoint.items() if k != "_fc.bias"}, net)
+
+
+def test_ultralytics_layout_computes_exactly_the_imagenet_network():
+    """With 1000 classes the classifier is the ImageNet model: same logits as timm's network on the checkpoint's
+    input scale, so the head surgery (Ultralytics' Classify holding the pretrained head) loses nothing."""
+    ours = BackboneClassifier(NAME, nc=1000, verbose=False).eval()
+    reference = imagenet_network(NAME, pretrained=True).eval()
+    x = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        _, logits = ours(x)
+        expected = reference((x * 255 - 127) / 128)
+    assert torch.allclose(logits, expected, atol=1e-4)
+    assert [layer.i for layer in ours.model] == list(range(10)) and ours.model[-1].type == "Classify"
+    assert BackboneClassifier(NAME, nc=7, verbose=False).model[-1].linear.out_features == 7
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cls")
+    for split, count in (("train", 6), ("val", 2)):
+        for c, colour in enumerate([(220, 30, 30), (30, 200, 30), (30, 30, 220)]):
+            for i in range(count):
+                path = root / split / f"class{c}" / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (48, 48), tuple(min(255, v + 9 * i) for v in colour)).save(path)
+    return root
+
+
+def test_trained_by_ultralytics_then_loaded_fine_tuned_and_used(dataset, tmp_path):
+    settings = Train(model=NAME, epochs=1, imgsz=32, batch=6, workers=0, overrides={"freeze": 3})
+    first = train(settings, dataset, tmp_path / "first", seed=0)
+    checkpoint = torch.load(first.best, weights_only=False)
+    trained = (checkpoint.get("ema") or checkpoint["model"]).float()
+    assert type(trained).__name__ == "BackboneClassifier" and trained.yaml["packaged_backbone"] == NAME
+    assert trained.names == {0: "class0", 1: "class1", 2: "class2"}
+    imagenet = {k: v.half().float() for k, v in load_checkpoint(NAME).items()}  # checkpoints are saved in fp16
+    assert torch.equal(trained.model[1][0].weight, imagenet["_conv_stem.weight"])  # frozen by `freeze: 3`
+    assert not torch.equal(trained.model[8][0].conv_pwl.weight, imagenet["_blocks.15._project_conv.weight"])
+
+    tuned = train(settings.model_copy(update={"model": str(first.best), "overrides": {}}), dataset, tmp_path / "t", 0)
+    model = Ensemble([tuned.best])
+    assert model.names == ["class0", "class1", "class2"]
+    probs = model.probabilities(sorted((dataset / "val").rglob("*.png")), batch=4)
+    assert probs.shape == (6, 3) and torch.allclose(torch.from_numpy(probs).sum(1), torch.ones(6), atol=1e-5)
