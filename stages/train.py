@@ -25,7 +25,13 @@ def main() -> None:
         "weights": weights,
         "epochs_run": epochs_run,
     })  # fmt: skip
-    metrics = {"val_top1": val_top1, "val_top5": val_top5, "epochs_run": epochs_run}
+    # after a refit the validation images were trained on: the score is in-sample, say so beside it
+    metrics = {
+        "val_top1": val_top1,
+        "val_top5": val_top5,
+        "val_in_sample": config.split.refit,
+        "epochs_run": epochs_run,
+    }
     if len(members) > 1:
         metrics["member_val_top1"] = {str(i): m.val_top1 for i, m in enumerate(members)}
     io.write_json(out / "metrics.json", metrics)

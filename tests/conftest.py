@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from pipeline import offline
 from pipeline.paths import PROJECT_ROOT
@@ -22,6 +23,18 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real data not present at {SHARED}")
     return SHARED
+
+
+def colour_classes(root: Path, counts: dict[str, int], size: int = 40) -> Path:
+    """A tiny image-folder dataset `root/<split>/class<c>/<i>.png`: three classes of plain colours, `counts` images
+    per class and split, each image a little lighter than the last."""
+    for split, count in counts.items():
+        for c, colour in enumerate([(220, 30, 30), (30, 200, 30), (30, 30, 220)]):
+            for i in range(count):
+                path = root / split / f"class{c}" / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (size, size), tuple(min(255, v + 7 * i) for v in colour)).save(path)
+    return root
 
 
 def guarded_environment(log: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from pipeline.backbones import (
     BACKBONES,
@@ -19,10 +18,15 @@ from pipeline.backbones import (
 )
 from pipeline.inference import Ensemble
 from pipeline.io import DataError
-from pipeline.params import Train
+from pipeline.params import PACKAGED_BACKBONES, Train
 from pipeline.training import train
+from tests.conftest import colour_classes
 
 NAME = "efficientnet-lite0"
+
+
+def test_params_know_every_packaged_backbone():
+    assert set(PACKAGED_BACKBONES) == set(BACKBONES)
 
 
 def test_packaged_file_is_the_pinned_one():
@@ -70,14 +74,7 @@ def test_ultralytics_layout_computes_exactly_the_imagenet_network():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cls")
-    for split, count in (("train", 6), ("val", 2)):
-        for c, colour in enumerate([(220, 30, 30), (30, 200, 30), (30, 30, 220)]):
-            for i in range(count):
-                path = root / split / f"class{c}" / f"{i}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.new("RGB", (48, 48), tuple(min(255, v + 9 * i) for v in colour)).save(path)
-    return root
+    return colour_classes(tmp_path_factory.mktemp("cls"), {"train": 6, "val": 2}, size=48)
 
 
 def test_trained_by_ultralytics_then_loaded_fine_tuned_and_used(dataset, tmp_path):

@@ -25,7 +25,19 @@ TINY = {
         "minifigures": {"classes": 4, "train_per_class": 12, "test_per_class": 3, "image_size": 64},
         "sets": {"count": 48, "image_height": 64},
     },
-    "train": {task: {"epochs": 1, "imgsz": 32, "batch": 16} for task in ("minifigure", "theme")},
+    # minifigure: the default packaged ImageNet backbone; theme: the from-scratch path, fine-tuned from
+    # pretrain@theme's model trained on synthetic box art (no pretrained weights at all)
+    "pretrain": {
+        "theme": {
+            "per_class": 6,
+            "image_size": 48,
+            "train": {"model": "yolov8n-cls.yaml", "epochs": 1, "imgsz": 32, "overrides": {}},
+        }
+    },
+    "train": {
+        "minifigure": {"epochs": 1, "imgsz": 32, "batch": 16},
+        "theme": {"model": "synthetic-pretrain", "epochs": 1, "imgsz": 32, "batch": 16, "overrides": {}},
+    },
     "evaluate": {"batch": 16},
     "predict": {"batch": 8},
 }
@@ -66,7 +78,7 @@ def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
     for stage in ("download", "scrape", "label", "validate"):
         assert f"Running stage '{stage}'" in runs["first"]
     for task in ("minifigure", "theme"):
-        for stage in ("split", "train", "evaluate", "register", "predict"):
+        for stage in ("split", "pretrain", "train", "evaluate", "register", "predict"):
             assert f"Running stage '{stage}@{task}'" in runs["first"]
     manifest = pd.read_csv(repo / "data" / "manifest.csv")
     assert set(manifest["source"]) == {"minifigures", "sets"}
@@ -79,9 +91,23 @@ def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
     assert (repo / "reports" / "validate" / "data_docs" / "index.html").is_file()
 
 
+def test_synthetic_pretraining_is_a_dvc_output_the_theme_model_starts_from(repo, runs):
+    assert json.loads((repo / "models" / "synthetic-pretrain" / "minifigure" / "pretrain.json").read_text()) == {
+        "task": "minifigure", "pretrained": False,
+    }  # fmt: skip
+    record = json.loads((repo / "models" / "synthetic-pretrain" / "theme" / "pretrain.json").read_text())
+    assert record["pretrained"] and record["train_images"] > 0
+    lock = (repo / "dvc.lock").read_text()
+    assert "pretrain@theme:" in lock and "path: models/synthetic-pretrain/theme" in lock
+    args = (repo / "models" / "theme" / "args.yaml").read_text()
+    assert f"model: {repo}/models/synthetic-pretrain/theme/best.pt" in args
+
+
 def test_split_is_leakage_free_and_keeps_the_source_test_split(repo, runs):
     table = pd.read_csv(repo / "data" / "yolo" / "minifigure" / "split.csv")
-    assert table.groupby("sha256")["split"].nunique().max() == 1
+    splits = table.groupby("sha256")["split"].agg(set)
+    assert not any("test" in found and len(found) > 1 for found in splits)  # test photos are in no other split
+    assert {"train", "val"} in set(map(frozenset, splits))  # split.refit (the default): val photos are trained on too
     assert len(table[table["split"] == "test"]) == 4 * 3  # synthetic test.csv: 4 classes x 3
     for split in ("train", "val", "test"):
         assert len(list((repo / "data" / "yolo" / "minifigure" / split).iterdir())) == 4
@@ -109,7 +135,8 @@ def test_mlflow_runs_registry_and_champion(repo, runs):
         top_level = [r for r in found if "mlflow.parentRunId" not in r.data.tags]  # dvc repro (, dvc exp run)
         first = top_level[0]
         assert first.data.tags["git_commit"] and first.data.tags["data_version"]
-        assert first.data.params["train.model"] == "efficientnet-lite0" and "test/top1" in first.data.metrics
+        model = "efficientnet-lite0" if task == "minifigure" else "synthetic-pretrain"
+        assert first.data.params["train.model"] == model and "test/top1" in first.data.metrics
         versions = mlflow_client.search_model_versions(f"name='lego-{task}'")
         champion = mlflow_client.get_model_version_by_alias(f"lego-{task}", "champion")
         decision = json.loads((repo / "reports" / "register" / f"{task}.json").read_text())
@@ -140,12 +167,14 @@ def test_mlflow_runs_registry_and_champion(repo, runs):
 
 def test_ensemble_members_are_dvc_outputs(repo, runs):
     run = json.loads((repo / "reports" / "train" / "minifigure" / "run.json").read_text())
-    assert run["weights"] == ["models/minifigure/weights/best.pt", "models/minifigure/members/1/weights/best.pt"]
+    # split.refit (the default): validation is in-sample, so each member is its last epoch
+    assert run["weights"] == ["models/minifigure/weights/last.pt", "models/minifigure/members/1/weights/last.pt"]
     assert all((repo / w).is_file() for w in run["weights"])
     metrics = json.loads((repo / "reports" / "train" / "minifigure" / "metrics.json").read_text())
     assert set(metrics["member_val_top1"]) == {"0", "1"}
     theme = json.loads((repo / "reports" / "train" / "theme" / "run.json").read_text())
-    assert theme["weights"] == ["models/theme/weights/best.pt"]
+    assert theme["weights"] == ["models/theme/weights/last.pt"]
+    assert json.loads((repo / "reports" / "train" / "theme" / "metrics.json").read_text())["val_in_sample"] is True
 
 
 def test_predictions_use_the_champion(repo, runs):

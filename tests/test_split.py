@@ -13,7 +13,7 @@ from pipeline.manifest import TASKS, task_rows
 from pipeline.params import Split
 from pipeline.split import assign, materialise
 
-SETTINGS = Split(val_fraction=0.2, test_fraction=0.2, min_per_class=3)
+SETTINGS = Split(val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, refit=False)
 
 
 def rows(per_class: dict[str, int], hint=None) -> pd.DataFrame:

@@ -7,25 +7,18 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from pipeline.io import DataError
 from pipeline.params import Train
 from pipeline.training import resolve_device, resolve_model, train
+from tests.conftest import colour_classes
 
 TINY = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=8, workers=0)  # from scratch: fast
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cls")
-    for split, count in (("train", 8), ("val", 3)):
-        for c, colour in enumerate([(220, 30, 30), (30, 200, 30), (30, 30, 220)]):
-            for i in range(count):
-                path = root / split / f"class{c}" / f"{i}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.new("RGB", (40, 40), tuple(min(255, v + 7 * i) for v in colour)).save(path)
-    return root
+    return colour_classes(tmp_path_factory.mktemp("cls"), {"train": 8, "val": 3})
 
 
 def closed_port() -> tuple[str, int]:
