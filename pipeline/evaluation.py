@@ -46,8 +46,8 @@ def summarise(
 ) -> tuple[dict, pd.DataFrame, np.ndarray]:
     """Headline metrics (flat, for `dvc metrics`), the per-class table and the confusion matrix.
 
-    Macro-F1 averages over the classes present in the test split; the baseline always predicts
-    the most frequent training class.
+    Macro-F1 and balanced accuracy (the mean recall) average over the classes present in the test split; the
+    baseline always predicts the most frequent training class.
     """
     y_pred = probs.argmax(axis=1)
     matrix = confusion(y_true, y_pred, len(names))
@@ -59,7 +59,10 @@ def summarise(
         "top1": top_k_accuracy(y_true, probs, 1),
         "top5": top_k_accuracy(y_true, probs, 5),
         "macro_f1": float(table.loc[present, "f1"].mean()),
+        "balanced_accuracy": float(table.loc[present, "recall"].mean()),
         "baseline_top1": baseline,
+        # the majority predictor recalls its own class fully and no other
+        "baseline_balanced_accuracy": float(majority in set(table.loc[present, "class"])) / max(int(present.sum()), 1),
         "test_images": int(len(y_true)),
         "classes": int(len(names)),
     }

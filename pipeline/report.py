@@ -21,6 +21,7 @@ METRIC_LABELS = {
     "top1": "top-1 accuracy",
     "top5": "top-5 accuracy",
     "macro_f1": "macro-F1",
+    "balanced_accuracy": "balanced accuracy (mean per-class recall)",
     "ece": "expected calibration error (lower is better)",
     "universe_top1": "universe top-1 accuracy",
     "test_images": "test images",

@@ -192,7 +192,8 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     tags = tracking.run_tags(task, split["data_version"])
     run_name = tags.get("dvc_exp_name", f"{task}-train")
     experiment_id = tracking.experiment_id(task)
-    settings = config.train_for(task)
+    configured = config.train_for(task)  # logged as the user wrote it
+    settings = configured
     if settings.model == SYNTHETIC_PRETRAIN:  # fine-tune from pretrain@<task>'s output
         settings = settings.model_copy(update={"model": str(paths.SYNTHETIC_PRETRAIN / task / "best.pt")})
     count = settings.ensemble
@@ -208,7 +209,9 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.set_tags(tags)
         mlflow.log_params(
-            tracking.flatten({"seed": config.seed, "train": settings.model_dump(), "split": config.split.model_dump()})
+            tracking.flatten(
+                {"seed": config.seed, "train": configured.model_dump(), "split": config.split.model_dump()}
+            )
         )
         mlflow.log_params(
             {"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_score, recall_score, top_k_accuracy_score
+from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score, top_k_accuracy_score
 
 from pipeline.evaluation import confusion, normalized, plot_confusion, summarise, top_k_accuracy
 
@@ -29,6 +29,9 @@ def test_headline_metrics_match_scikit_learn():
     assert np.allclose(table["precision"], precision_score(y, pred, average=None, zero_division=0))
     assert np.allclose(table["recall"], recall_score(y, pred, average=None, zero_division=0))
     assert metrics["baseline_top1"] == (y == NAMES.index("c")).mean()
+    assert np.isclose(metrics["balanced_accuracy"], balanced_accuracy_score(y, pred))
+    always_c = np.full_like(y, NAMES.index("c"))
+    assert np.isclose(metrics["baseline_balanced_accuracy"], balanced_accuracy_score(y, always_c))
     assert matrix.sum() == len(y)
 
 

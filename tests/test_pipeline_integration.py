@@ -132,7 +132,9 @@ def test_mlflow_runs_registry_and_champion(repo, runs):
         experiment = mlflow_client.get_experiment_by_name(f"lego-{task}")
         assert experiment.artifact_location.startswith(f"file://{repo}/mlflow/artifacts")
         found = mlflow_client.search_runs([experiment.experiment_id], order_by=["start_time ASC"])
-        top_level = [r for r in found if "mlflow.parentRunId" not in r.data.tags]  # dvc repro (, dvc exp run)
+        pretraining = [r for r in found if r.data.tags.get("stage") == "pretrain"]
+        assert len(pretraining) == (1 if task == "theme" else 0)  # pretrain@theme's own run, in the same experiment
+        top_level = [r for r in found if "mlflow.parentRunId" not in r.data.tags and r not in pretraining]
         first = top_level[0]
         assert first.data.tags["git_commit"] and first.data.tags["data_version"]
         model = "efficientnet-lite0" if task == "minifigure" else "synthetic-pretrain"
