@@ -254,9 +254,12 @@ class Params(Strict):
     @model_validator(mode="after")
     def _pretrained_model_needs_pretraining(self) -> Params:
         for task in TASKS:
-            if self.train_for(task).model == SYNTHETIC_PRETRAIN and getattr(self.pretrain, task) is None:
+            if self.train_for(task).model == SYNTHETIC_PRETRAIN and self.pretrain_for(task) is None:
                 raise ValueError(f"train.{task}.model: {SYNTHETIC_PRETRAIN!r} needs a pretrain.{task} section")
         return self
+
+    def pretrain_for(self, task: str) -> Pretrain | None:
+        return getattr(self.pretrain, task)
 
     def train_for(self, task: str) -> Train:
         return getattr(self.train, task)

@@ -34,6 +34,13 @@ MANIFEST = DATA / "manifest.csv"
 YOLO = DATA / "yolo"
 MODELS = PROJECT_ROOT / "models"
 SYNTHETIC_PRETRAIN = MODELS / "synthetic-pretrain"  # pretrain@<task>: <task>/best.pt, <task>/pretrain.json
+
+
+def pretrained_weights(out_dir: Path) -> Path:
+    """The model `pretrain@<task>` leaves in its output folder (`SYNTHETIC_PRETRAIN / task`)."""
+    return out_dir / "best.pt"
+
+
 REPORTS = PROJECT_ROOT / "reports"
 PREDICTIONS = DATA / "predictions"
 CACHE = DATA / "cache"  # downloads kept between runs (partial ones resume); not a DVC output

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import io
+from pipeline import io, paths
 from pipeline.manifest import class_folder
 from pipeline.params import Params, Pretrain
 from pipeline.providers import synthetic
@@ -57,7 +57,7 @@ def render_dataset(task: str, settings: Pretrain, params: Params, out: Path) -> 
 def pretrain(task: str, params: Params, out: Path, log_metrics=None) -> dict:
     """Train `pretrain.<task>` on the task's rendered data into `out/best.pt` (`models/synthetic-pretrain/<task>/`
     in the stage); returns the record written beside it, `pretrain.json`."""
-    settings = getattr(params.pretrain, task)
+    settings = params.pretrain_for(task)
     io.reset_dir(out)
     if settings is None:
         record = {"task": task, "pretrained": False}
@@ -65,7 +65,7 @@ def pretrain(task: str, params: Params, out: Path, log_metrics=None) -> dict:
         with tempfile.TemporaryDirectory(prefix=f"pretrain-{task}-") as tmp:
             dataset = render_dataset(task, settings, params, Path(tmp) / "data")
             result = train(settings.train, dataset, Path(tmp) / "run", params.seed, log_metrics)
-            shutil.copyfile(result.best, out / "best.pt")
+            shutil.copyfile(result.best, paths.pretrained_weights(out))
         record = {
             "task": task, "pretrained": True, "train_images": result.train_images,
             "val_top1": result.val_top1, "epochs_run": result.epochs_run,

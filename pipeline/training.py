@@ -195,7 +195,7 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     configured = config.train_for(task)  # logged as the user wrote it
     settings = configured
     if settings.model == SYNTHETIC_PRETRAIN:  # fine-tune from pretrain@<task>'s output
-        settings = settings.model_copy(update={"model": str(paths.SYNTHETIC_PRETRAIN / task / "best.pt")})
+        settings = settings.model_copy(update={"model": str(paths.pretrained_weights(paths.SYNTHETIC_PRETRAIN / task))})
     count = settings.ensemble
 
     def train_logged(member: int) -> TrainResult:

@@ -10,8 +10,9 @@ from pipeline.pretraining import pretrain
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    if getattr(config.pretrain, task) is None:
-        pretrain(task, config, paths.SYNTHETIC_PRETRAIN / task)
+    out = paths.SYNTHETIC_PRETRAIN / task
+    if config.pretrain_for(task) is None:
+        pretrain(task, config, out)
         print(f"pretrain@{task}: no pretrain.{task} section, nothing to pretrain")
         return
     tracking.configure()
@@ -19,11 +20,11 @@ def main() -> None:
 
     with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=f"{task}-synthetic-pretrain") as run:
         mlflow.set_tags({**tracking.run_tags(task, "synthetic"), "stage": "pretrain"})
-        mlflow.log_params(tracking.flatten({"pretrain": getattr(config.pretrain, task).model_dump()}))
-        record = pretrain(task, config, paths.SYNTHETIC_PRETRAIN / task, mlflow.log_metrics)
+        mlflow.log_params(tracking.flatten({"pretrain": config.pretrain_for(task).model_dump()}))
+        record = pretrain(task, config, out, mlflow.log_metrics)
         mlflow.log_metric("val_top1", record["val_top1"])
     print(
-        f"pretrain@{task}: val top-1 {record['val_top1']:.4f} on synthetic data; {paths.SYNTHETIC_PRETRAIN / task / 'best.pt'} (run {run.info.run_id})"
+        f"pretrain@{task}: val top-1 {record['val_top1']:.4f} on synthetic data; {paths.pretrained_weights(out)} (run {run.info.run_id})"
     )
 
 
