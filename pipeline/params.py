@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.paths import PROJECT_ROOT
 
 TASKS = ("minifigure", "theme")
-PACKAGED_BACKBONES = ("efficientnet-lite0",)  # ImageNet weights installed with pip (pipeline.backbones.BACKBONES)
+# ImageNet weights installed with pip (pipeline.backbones.BACKBONES)
+PACKAGED_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 SYNTHETIC_PRETRAIN = "synthetic-pretrain"  # train.<task>.model: fine-tune from pretrain@<task> (pipeline.pretraining)
 
 

