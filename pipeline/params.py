@@ -190,7 +190,7 @@ class Train(Strict):
 class TrainTasks(Strict):
     """One `Train` section per task, so `train@minifigure` depends on `train.minifigure` alone."""
 
-    minifigure: Train = Train(epochs=30)
+    minifigure: Train = Train(epochs=30, imgsz=224)
     theme: Train = Train()
 
 
