@@ -156,7 +156,7 @@ class Train(Strict):
 
     model: str = "efficientnet-lite0"
     epochs: Annotated[int, Field(ge=1)] = 20
-    imgsz: Annotated[int, Field(ge=32)] = 192
+    imgsz: Annotated[int, Field(ge=32)] = 224
     batch: Annotated[int, Field(ge=1)] = 32
     device: Device = "auto"
     workers: Annotated[int, Field(ge=0)] = 2
@@ -190,8 +190,8 @@ class Train(Strict):
 class TrainTasks(Strict):
     """One `Train` section per task, so `train@minifigure` depends on `train.minifigure` alone."""
 
-    minifigure: Train = Train(epochs=30, imgsz=224)
-    theme: Train = Train()
+    minifigure: Train = Train(epochs=30)
+    theme: Train = Train(overrides={**RECIPE_OVERRIDES, "cls_pw": 1.0})
 
 
 class Pretrain(Strict):
