@@ -114,13 +114,13 @@ class Sources(Strict):
 
 class SyntheticMinifigures(Strict):
     classes: Annotated[int, Field(ge=2, le=64)] = 10
-    train_per_class: Annotated[int, Field(ge=3)] = 20
+    train_per_class: Annotated[int, Field(ge=3)] = 16
     test_per_class: Annotated[int, Field(ge=1)] = 6
     image_size: Annotated[int, Field(ge=32, le=1024)] = 160
 
 
 class SyntheticSets(Strict):
-    count: Annotated[int, Field(ge=8)] = 200
+    count: Annotated[int, Field(ge=8)] = 160
     image_height: Annotated[int, Field(ge=32, le=1024)] = 160
 
 
