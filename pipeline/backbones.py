@@ -35,6 +35,7 @@ from ultralytics.models.yolo.classify import ClassificationTrainer  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
 from ultralytics.nn.modules import Classify  # noqa: E402
 from ultralytics.nn.tasks import ClassificationModel  # noqa: E402
+from ultralytics.utils.torch_utils import unwrap_model  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -198,14 +199,19 @@ class BackboneTrainer(ClassificationTrainer):
     """Ultralytics' classification trainer, which also builds `BackboneClassifier`s (any other model as usual) and
     applies Ultralytics' `cls_pw` class weighting, which its own trainer does for detection only."""
 
+    compute_class_weights = DetectionTrainer.compute_class_weights  # inverse frequency to the power cls_pw
+
+    def get_class_counts(self) -> np.ndarray:
+        """Training images per class, for Ultralytics' own `set_class_weights`."""
+        labels = [cls for _, cls, *_ in self.train_loader.dataset.samples]
+        return np.bincount(labels, minlength=self.data["nc"]).astype(np.float32)
+
     def set_class_weights(self) -> None:
-        """Inverse class frequency to the power `cls_pw` (0: off, 1: balanced), mean 1, as Ultralytics' detection."""
-        if not self.args.cls_pw:
-            return
-        counts = np.bincount([s[1] for s in self.train_loader.dataset.samples], minlength=self.data["nc"])
-        weights = DetectionTrainer.compute_class_weights(self, counts.astype(np.float32))
-        self.model.class_weights = torch.from_numpy(weights / weights.mean()).float()
-        self.model.criterion = ClassWeightedLoss(self.model.class_weights)  # Ultralytics strips it from checkpoints
+        """Ultralytics' detection weighting (range check, mean 1, `model.class_weights`), then a loss that uses it."""
+        DetectionTrainer.set_class_weights(self)
+        model = unwrap_model(self.model)  # already wrapped for several GPUs at this point
+        if getattr(model, "class_weights", None) is not None:
+            model.criterion = ClassWeightedLoss(model.class_weights)  # Ultralytics strips it from checkpoints
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         if not is_backbone(cfg):
