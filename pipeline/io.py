@@ -73,6 +73,16 @@ def reset_dir(path: Path) -> Path:
     return path
 
 
+def list_files(folder: Path) -> list[Path]:
+    """Every file under `folder`, recursively and sorted, whatever its name; hidden files and folders skipped."""
+    folder = Path(folder)
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
 def list_images(folder: Path) -> list[Path]:
     """Every image file under `folder`, sorted, hidden files skipped."""
     return sorted(

@@ -12,6 +12,7 @@ import pandas as pd
 
 import mlflow
 from pipeline.evaluation import top_k_accuracy
+from pipeline.images import UnreadableImage, decode_bgr
 from pipeline.inference import Ensemble, top_k
 from pipeline.paths import PROJECT_ROOT
 
@@ -36,15 +37,13 @@ def model_name(task: str) -> str:
 
 
 def decode_images(encoded: pd.Series) -> list[np.ndarray]:
-    """Encoded image bytes → BGR arrays, decoded by OpenCV exactly as Ultralytics decodes image files."""
-    import cv2
-
+    """Encoded image bytes → BGR arrays, decoded by content as Ultralytics decodes image files."""
     images = []
     for row, data in enumerate(encoded):
-        image = cv2.imdecode(np.frombuffer(bytes(data), np.uint8), cv2.IMREAD_COLOR) if data is not None else None
-        if image is None:
-            raise ValueError(f"input row {row}: 'image' does not hold a decodable image")
-        images.append(image)
+        try:
+            images.append(decode_bgr(data if data is not None else b""))
+        except UnreadableImage as exc:
+            raise ValueError(f"input row {row}: 'image' does not hold a decodable image ({exc})") from None
     return images
 
 
@@ -69,8 +68,13 @@ class LegoClassifier(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         params = params or {}
-        probs = self.model.probabilities(decode_images(model_input["image"]), int(params.get("batch", 32)))
-        ranked = list(top_k(probs, self.names, int(params.get("top_k", 5))))
+        images = decode_images(model_input["image"])
+        return self.classify(images, int(params.get("top_k", 5)), int(params.get("batch", 32)))
+
+    def classify(self, images: list[np.ndarray], k: int = 5, batch: int = 32) -> pd.DataFrame:
+        """`predict`'s answer for images already decoded (BGR arrays), e.g. by the predict stage's folder walk."""
+        probs = self.model.probabilities(images, batch)
+        ranked = list(top_k(probs, self.names, k))
         return pd.DataFrame(
             {
                 "label": [r[0][0] for r in ranked],

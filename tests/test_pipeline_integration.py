@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import guarded_environment
 from tests.project_repo import GIT, make_repo, sh
@@ -189,6 +190,38 @@ def test_predictions_use_the_champion(repo, runs):
         assert set(table["label"]) <= classes | set(pd.read_csv(repo / "data" / "yolo" / task / "split.csv")["label"])
         top = json.loads(table["top5"].iloc[0])
         assert top[0][0] == table["label"].iloc[0] and len(top) == min(5, len(classes))
+        rejects = pd.read_csv(repo / "data" / "predictions" / f"{task}_rejects.csv")
+        assert list(rejects.columns) == ["path", "reason"] and rejects.empty
+
+
+def test_predict_stage_skips_unreadable_files_and_lists_them(repo, runs, env):
+    """A folder of the user's: a photo and a nested copy named .jpeg are classified; an empty file and a saved web page
+    are skipped, listed with their reason, and the stage still succeeds."""
+    folder = repo.parent / "user-photos"
+    sample = sorted((repo / "data" / "yolo" / "minifigure" / "test").rglob("*.jpg"))[0]
+    (folder / "nested").mkdir(parents=True)
+    (folder / "photo.jpg").write_bytes(sample.read_bytes())
+    (folder / "nested" / "again.jpeg").write_bytes(sample.read_bytes())
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "page.jpg").write_bytes(b"<!doctype html><p>Not found</p>")
+    params, outputs = repo / "params.yaml", repo / "data" / "predictions"
+    saved = {p: p.read_bytes() for p in [params, *outputs.iterdir()]}
+    try:
+        config = yaml.safe_load(params.read_text())
+        config["predict"]["input"]["minifigure"] = str(folder)
+        params.write_text(yaml.safe_dump(config, sort_keys=False))
+        done = sh(["python", "-m", "stages.predict", "minifigure"], repo, env[0])
+        assert "2 of 4 files classified" in done.stdout and "2 skipped as unreadable" in done.stdout
+        table = pd.read_csv(outputs / "minifigure.csv")
+        assert sorted(table["path"]) == ["nested/again.jpeg", "photo.jpg"]
+        rejects = pd.read_csv(outputs / "minifigure_rejects.csv")
+        assert dict(zip(rejects["path"], rejects["reason"])) == {
+            "empty.jpg": "empty file",
+            "page.jpg": "HTML or XML text, not an image",
+        }
+    finally:
+        for path, data in saved.items():
+            path.write_bytes(data)
 
 
 def test_second_repro_is_a_no_op_and_experiment_reruns_only_training_onwards(runs):
