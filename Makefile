@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.…` through DVC: the project's environment must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test ui lint bench clean real-minifigures real-themes
+.PHONY: install run test ui serve lint bench clean real-minifigures real-themes
 
 install: $(VENV)/.installed
 
@@ -25,12 +25,18 @@ test: lint            ## lint + format check (ruff), then the test suite (CPU, n
 ui: install           ## MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
+TASK ?= minifigure
+PORT ?= 5001
+serve: install        ## REST API for a task's champion: make serve TASK=minifigure PORT=5001 (127.0.0.1)
+	python -m pipeline.serving --task $(TASK) --port $(PORT)
+
 lint: install         ## ruff check + ruff format --check (also run by `make test`)
 	ruff check .
 	ruff format --check .
 
 bench: install        ## benchmarks (not tests): print ratios
 	python bench/train_overhead.py
+	python bench/predict.py
 
 # Thin aliases of the README's plain commands: the defaults in params.yaml are the real-photo recipe.
 REAL_MINIFIGURES ?= $(CURDIR)/../shared/data/lego-minifigures

@@ -1,4 +1,5 @@
-"""Batch classification with an Ultralytics model: the one inference path for evaluate, the pyfunc and predict."""
+"""Batch classification with Ultralytics' own predictor: the torch path, kept for models registered before the
+ONNX export (`pipeline.onnx_model`, the path everything else runs) and as the reference the export is checked on."""
 
 from __future__ import annotations
 
@@ -51,6 +52,22 @@ class Ensemble:
         for path, member in zip(self.weights[1:], self.members[1:]):
             if class_names(member) != self.names:
                 raise ValueError(f"{path}: its classes differ from those of {self.weights[0]}")
+
+    def classify(self, sources: Sequence, batch: int, progress: str | None = None):
+        """`OnnxClassifier.classify`'s answer (probabilities of the readable sources, no embeddings, per source
+        `None` or why it is unreadable) for files, encoded bytes or BGR arrays, decoded at full scale."""
+        from pipeline.images import UnreadableImage, decode_bgr, read_bytes
+
+        images, verdicts = [], []
+        for source in sources:
+            try:
+                data = source if isinstance(source, np.ndarray | bytes) else read_bytes(source)
+                images.append(data if isinstance(data, np.ndarray) else decode_bgr(data))
+                verdicts.append(None)
+            except UnreadableImage as exc:
+                verdicts.append(exc)
+        probs = self.probabilities(images, batch, progress) if images else np.zeros((0, len(self.names)))
+        return probs, None, verdicts
 
     def probabilities(self, images: Sequence[ImageLike], batch: int, progress: str | None = None) -> np.ndarray:
         """`(len(images), n_classes)`, in `self.names` order."""

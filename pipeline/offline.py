@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from pipeline.paths import PROJECT_ROOT
 
-CONFIG_ROOT = PROJECT_ROOT / ".config"
+
+def _config_root() -> Path:
+    """The checkout's own `.config/`; where this package runs as a registered model's copy (served from an artifact
+    store that may be read-only), a folder under the temp dir: loading a model never writes into its artifacts."""
+    if (PROJECT_ROOT / "dvc.yaml").is_file():
+        return PROJECT_ROOT / ".config"
+    return Path(tempfile.gettempdir()) / f"lego-pipeline-{os.getuid()}" / "config"
+
+
+CONFIG_ROOT = _config_root()
 CONFIG_DIR = CONFIG_ROOT / "Ultralytics"  # what Ultralytics derives from YOLO_CONFIG_DIR
 
 ENVIRONMENT = {

@@ -141,6 +141,7 @@ class Split(Strict):
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     min_per_class: Annotated[int, Field(ge=3)] = 3
     min_val_per_class: Annotated[int, Field(ge=1)] = 2
+    calibration_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1  # never trained on; 0: calibrate on val
     oversample: bool = False
     refit: bool = True  # the final fit of a chosen recipe: validation images are trained on too
 
@@ -213,6 +214,13 @@ class PretrainTasks(Strict):
     theme: Pretrain | None = None
 
 
+class Calibrate(Strict):
+    """The temperature and the "unknown" threshold, fitted on the calibration split (pipeline/calibration.py)."""
+
+    in_distribution_recall: Annotated[float, Field(gt=0, le=1)] = 0.95  # share of known-class images answered
+    batch: Annotated[int, Field(ge=1)] = 32
+
+
 class Evaluate(Strict):
     batch: Annotated[int, Field(ge=1)] = 32
 
@@ -239,6 +247,7 @@ class Params(Strict):
     split: Split = Split()
     pretrain: PretrainTasks = PretrainTasks()
     train: TrainTasks = TrainTasks()
+    calibrate: Calibrate = Calibrate()
     evaluate: Evaluate = Evaluate()
     predict: Predict = Predict()
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 import mlflow
+from pipeline.calibration import Calibration
 from pipeline.evaluation import top_k_accuracy
-from pipeline.images import UnreadableImage, decode_bgr
+from pipeline.images import Source, UnreadableImage
 from pipeline.inference import Ensemble, top_k
 from pipeline.paths import PROJECT_ROOT
 
 ALIAS = "champion"
 REQUIREMENTS = (
-    "ultralytics",
+    "onnxruntime",  # what the pyfunc runs
+    "ultralytics",  # the torch path of versions registered before the ONNX export
     "timm",  # the layers of a packaged-backbone model (pipeline/backbones.py)
     "torch",
     "torchvision",
@@ -36,86 +40,149 @@ def model_name(task: str) -> str:
     return f"lego-{task}"
 
 
-def decode_images(encoded: pd.Series) -> list[np.ndarray]:
-    """Encoded image bytes → BGR arrays, decoded by content as Ultralytics decodes image files."""
-    images = []
-    for row, data in enumerate(encoded):
-        try:
-            images.append(decode_bgr(data if data is not None else b""))
-        except UnreadableImage as exc:
-            raise ValueError(f"input row {row}: 'image' does not hold a decodable image ({exc})") from None
-    return images
+def weights_key(member: int, kind: str = "weights") -> str:
+    """Artifact name of an ensemble member's file: `weights` / `onnx` for the first (and for a single model), then
+    `weights_1` / `onnx_1`…"""
+    return kind if member == 0 else f"{kind}_{member}"
 
 
-def weights_key(member: int) -> str:
-    """Artifact name of an ensemble member's weights: `weights` for the first (and for a single model), then `weights_1`…"""
-    return "weights" if member == 0 else f"weights_{member}"
+def member_files(artifacts: dict[str, str], kind: str) -> list[Path]:
+    count = next(i for i in itertools.count() if weights_key(i, kind) not in artifacts)
+    return [Path(artifacts[weights_key(i, kind)]) for i in range(count)]
 
 
 class LegoClassifier(mlflow.pyfunc.PythonModel):
-    """Input: a DataFrame with column `image` (encoded JPEG/PNG bytes).
-    Output: `label`, `confidence`, `top_k_labels`, `top_k_probabilities`, and `probabilities` in
-    the order of the model metadata's `classes`. Params: `top_k` (default 5), `batch` (default 32).
-    An ensemble answers with the mean probabilities of its members."""
+    """Input: a DataFrame with column `image` (encoded image bytes: JPEG, PNG, WEBP…, decoded by content).
+    Output: `label` ("unknown" when the calibrated confidence is below the model's threshold), `confidence`,
+    `top_k_labels`, `top_k_probabilities` (kept when the label is "unknown"), and `probabilities` in the order of
+    the model metadata's `classes`, all calibrated by the model's temperature.
+    Params: `top_k` (default 5), `batch` (default 32).
+    It runs the ONNX export with onnxruntime; a version registered before the export existed runs its Ultralytics
+    weights. An ensemble answers with the mean probabilities of its members."""
 
     def load_context(self, context) -> None:
-        count = next(i for i in itertools.count() if weights_key(i) not in context.artifacts)
-        self.load_weights([context.artifacts[weights_key(i)] for i in range(count)])
+        onnx, weights = member_files(context.artifacts, "onnx"), member_files(context.artifacts, "weights")
+        fitted = context.artifacts.get("calibration")
+        calibration = Calibration.from_json(json.loads(Path(fitted).read_text())) if fitted else Calibration()
+        if onnx:
+            self.load(onnx=onnx, calibration=calibration)
+        else:  # registered before the ONNX export and calibration existed
+            self.load(weights=weights)
 
-    def load_weights(self, weights: list[Path]) -> None:
-        self.model = Ensemble(weights)
+    def load(
+        self, onnx: list[Path] | None = None, weights: list[Path] | None = None, calibration: Calibration | None = None
+    ) -> None:
+        """The ONNX export (or, for old versions, the Ultralytics weights) and the calibration it answers with
+        (none: temperature 1, never "unknown")."""
+        from pipeline.onnx_model import OnnxClassifier
+
+        self.model = OnnxClassifier(onnx) if onnx else Ensemble(weights or [])
         self.names = self.model.names
+        self.calibration = calibration or Calibration()
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         params = params or {}
-        images = decode_images(model_input["image"])
-        return self.classify(images, int(params.get("top_k", 5)), int(params.get("batch", 32)))
+        encoded = [bytes(data) if data is not None else b"" for data in model_input["image"]]
+        answers, verdicts = self.answer(encoded, int(params.get("top_k", 5)), int(params.get("batch", 32)))
+        for row, verdict in enumerate(verdicts):
+            if verdict is not None:  # an input error: `mlflow models serve` answers 400 with this message, not 500
+                raise mlflow.exceptions.MlflowException(
+                    f"input row {row}: 'image' does not hold a decodable image ({verdict})",
+                    error_code=INVALID_PARAMETER_VALUE,
+                )
+        return answers
 
-    def classify(self, images: list[np.ndarray], k: int = 5, batch: int = 32) -> pd.DataFrame:
-        """`predict`'s answer for images already decoded (BGR arrays), e.g. by the predict stage's folder walk."""
-        probs = self.model.probabilities(images, batch)
+    def answer(
+        self, sources: Sequence[Source], k: int = 5, batch: int = 32, progress: str | None = None
+    ) -> tuple[pd.DataFrame, list[UnreadableImage | None]]:
+        """`predict`'s answer for files, encoded bytes or decoded BGR arrays: one row per readable source, and per
+        source `None` or the `UnreadableImage` saying why it has no row."""
+        raw, _, verdicts = self.model.classify(sources, batch, progress)
+        probs = self.calibration.apply(raw)
         ranked = list(top_k(probs, self.names, k))
-        return pd.DataFrame(
+        answers = pd.DataFrame(
             {
-                "label": [r[0][0] for r in ranked],
+                "label": self.calibration.labels(probs, self.names),
                 "confidence": [r[0][1] for r in ranked],
                 "top_k_labels": [[label for label, _ in r] for r in ranked],
                 "top_k_probabilities": [[p for _, p in r] for r in ranked],
                 "probabilities": [row.astype(float).tolist() for row in probs],
             }
         )
+        return answers, verdicts
 
 
 def log_model(
-    weights: list[Path], task: str, example: bytes, data: dict | None = None
+    weights: list[Path],
+    onnx: list[Path],
+    task: str,
+    example: bytes,
+    data: dict | None = None,
+    calibration: Path | None = None,
 ) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
-    """Log the pyfunc of these weights (one model, or an ensemble's members) into the active run and register it
-    as `lego-<task>` (a new version); also returns its classes. `data` (`data_source`, `synthetic`) goes into
-    the model's metadata beside its task and classes."""
+    """Log the pyfunc of one model or an ensemble's members (their ONNX exports, which it runs, and the Ultralytics
+    weights they came from, for fine-tuning) into the active run and register it as `lego-<task>` (a new version);
+    also returns its classes. `data` (`data_source`, `synthetic`) goes into the model's metadata beside its task
+    and classes; `calibration` (calibrate@<task>'s JSON) travels with it and is applied to every answer."""
     example_input = pd.DataFrame({"image": [example]})
+    fitted = Calibration.from_json(json.loads(calibration.read_text())) if calibration else Calibration()
     local = LegoClassifier()
-    local.load_weights(weights)
+    local.load(onnx=onnx, calibration=fitted)
     example_output = local.predict(None, example_input)
     signature = mlflow.models.infer_signature(example_input, example_output, params={"top_k": 5, "batch": 32})
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=LegoClassifier(),  # a fresh instance: the weights travel as an artifact, not pickled
-        artifacts={weights_key(i): str(w) for i, w in enumerate(weights)},
+        artifacts={
+            **{weights_key(i): str(w) for i, w in enumerate(weights)},
+            **{weights_key(i, "onnx"): str(m) for i, m in enumerate(onnx)},
+            **({"calibration": str(calibration)} if calibration else {}),
+        },
         code_paths=[str(PROJECT_ROOT / "pipeline")],
         signature=signature,
         input_example=example_input,
         pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in REQUIREMENTS],
-        metadata={"task": task, "classes": local.names, "ensemble": len(weights), **(data or {})},
+        metadata={
+            "task": task,
+            "classes": local.names,
+            "ensemble": len(weights),
+            "calibration": fitted.to_json(),
+            **(data or {}),
+        },  # fmt: skip
         registered_model_name=model_name(task),
     )
     return info, local.names
+
+
+def registered_source(task: str, version: str | None = None) -> tuple[str, str]:
+    """`(version, artifact URI)` of a registered version of the task's model (default: the champion).
+
+    Load and serve from that URI, not `models:/…`: MLflow writes a `registered_model_meta` file into the folder it
+    loads a `models:/` URI from, which for a local store is the registered model itself (a read-only store refuses).
+    """
+    from pipeline.io import DataError
+
+    client, name = mlflow.MlflowClient(), model_name(task)
+    try:
+        found = (
+            client.get_model_version_by_alias(name, ALIAS)
+            if version is None
+            else client.get_model_version(name, version)
+        )
+    except mlflow.exceptions.MlflowException:
+        wanted = f"'{ALIAS}' version" if version is None else f"version {version}"
+        raise DataError(f"{name}: no {wanted} in {mlflow.get_tracking_uri()} (run dvc repro)") from None
+    return str(found.version), client.get_model_version_download_uri(name, found.version)
 
 
 def rescorer(test: pd.DataFrame, batch: int):
     """`model_uri → top-1` on this test split (`path`, `label` rows), for champions scored on another one."""
 
     def rescore(model_uri: str) -> float:
-        champion = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        name, version = model_uri.removeprefix("models:/").split("/")
+        champion = mlflow.pyfunc.load_model(
+            registered_source(name.removeprefix("lego-"), version)[1]
+        ).unwrap_python_model()
         probs = champion.model.probabilities(list(test["path"]), batch, progress="re-score champion")
         return top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
 

@@ -23,6 +23,11 @@ METRIC_LABELS = {
     "macro_f1": "macro-F1",
     "balanced_accuracy": "balanced accuracy (mean per-class recall)",
     "ece": "expected calibration error (lower is better)",
+    "ece_uncalibrated": "ECE before the temperature",
+    "nll": "negative log-likelihood (lower is better)",
+    "nll_uncalibrated": "NLL before the temperature",
+    "answered": 'share answered (not "unknown")',
+    "answered_top1": "top-1 accuracy of the answered",
     "universe_top1": "universe top-1 accuracy",
     "test_images": "test images",
     "classes": "classes",
@@ -302,6 +307,7 @@ def render_markdown(
     table: pd.DataFrame,
     confusions: pd.DataFrame,
     run_id: str | None,
+    calibration_section: str = "",
 ) -> str:
     """The report page; images are relative links so the folder can be opened anywhere (GitHub, MLflow, a browser)."""
     per_class_rows = worst_first(table)[["class", "precision", "recall", "f1", "support"]].astype({"support": int})
@@ -323,6 +329,11 @@ def render_markdown(
         if "ece" in metrics
         else "",
         "![reliability diagram](reliability.png)",
+        *(
+            ["![reliability diagram before the temperature](reliability_uncalibrated.png)", calibration_section]
+            if calibration_section
+            else []
+        ),
         "## Most confident mistakes",
         "![misclassified test images](mistakes.png)",
         "## Per-class table (worst recall first)",
@@ -343,8 +354,11 @@ def write_report(
     y_true: np.ndarray,
     probs: np.ndarray,
     run_id: str | None = None,
+    uncalibrated: np.ndarray | None = None,
+    calibration=None,
 ) -> dict:
-    """Write the plots, `top_confusions.csv` and `report.md`; return the extra metrics (ECE) for metrics.json."""
+    """Write the plots, `top_confusions.csv` and `report.md`; return the extra metrics (ECE; with the `uncalibrated`
+    probabilities and the `calibration` that `probs` were scaled by, the calibration metrics too) for metrics.json."""
     y_true = np.asarray(y_true, dtype=int)
     probs = np.asarray(probs, dtype=float)
     if not (len(paths) == len(y_true) == len(probs)):
@@ -360,6 +374,18 @@ def write_report(
 
     plot_per_class(table, f"{task}: per-class precision, recall, F1", out_dir / "per_class.png")
     plot_reliability(reliability, extras["ece"], f"{task}: reliability", out_dir / "reliability.png")
+    section = ""
+    if uncalibrated is not None and calibration is not None:
+        from pipeline import calibration_report
+
+        raw_confidence, raw_correct = uncalibrated.max(axis=1), uncalibrated.argmax(axis=1) == y_true
+        extras["ece_uncalibrated"] = expected_calibration_error(raw_confidence, raw_correct)
+        plot_reliability(reliability_table(raw_confidence, raw_correct), extras["ece_uncalibrated"],
+                         f"{task}: reliability before the temperature", out_dir / "reliability_uncalibrated.png")  # fmt: skip
+        extras |= calibration_report.calibration_metrics(y_true, probs, uncalibrated, calibration)
+        calibration_report.plot_risk_coverage(confidence, y_pred == y_true, calibration.unknown_threshold,
+                                              f"{task}: risk–coverage (test)", out_dir / "risk_coverage.png")  # fmt: skip
+        section = calibration_report.markdown(extras, calibration)
     plot_mistakes(
         paths,
         [names[i] for i in y_true],
@@ -368,5 +394,5 @@ def write_report(
         out_dir / "mistakes.png",
     )
     write_csv(out_dir / "top_confusions.csv", confusions)
-    write_text(out_dir / "report.md", render_markdown(task, {**metrics, **extras}, table, confusions, run_id))
+    write_text(out_dir / "report.md", render_markdown(task, {**metrics, **extras}, table, confusions, run_id, section))
     return extras

@@ -4,6 +4,8 @@ Leakage-free means identical bytes never land in two splits: rows are de-duplica
 first, and a duplicate of a source test image is kept only as that test image. The one deliberate
 exception is `refit`, the final fit of a recipe already chosen on validation: validation images are
 then copied into train as well (never test images), so the validation score is no longer held out.
+The `calibration` split is never trained on, refit or not: the confidence temperature and the "unknown" threshold
+are fitted there (`pipeline.calibration`), on images the model has not seen.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tqdm import tqdm
 from pipeline.io import DataError, reset_dir
 from pipeline.params import Split
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "calibration", "test")
 _HINT_RANK = {"test": 0, "val": 1, "train": 2}
 
 
@@ -59,7 +61,10 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
         n_val = 0 if (fixed["split"] == "val").any() else wanted_val
         n_val = min(n_val, max(0, len(free) - 1))
         n_test = min(n_test, max(0, len(free) - n_val - 1))
-        split = ["test"] * n_test + ["val"] * n_val + ["train"] * (len(free) - n_test - n_val)
+        n_cal = max(1, round(settings.calibration_fraction * len(group))) if settings.calibration_fraction else 0
+        n_cal = min(n_cal, max(0, len(free) - n_val - n_test - 1))
+        n_train = len(free) - n_test - n_val - n_cal
+        split = ["test"] * n_test + ["val"] * n_val + ["calibration"] * n_cal + ["train"] * n_train
         parts += [fixed, free.assign(split=split)]
     assigned = pd.concat(parts)
     # Ultralytics trains on train/ and validates on val/ with one class list: every class needs both.

@@ -18,6 +18,7 @@ class TrainResult:
     save_dir: Path
     best: Path
     weights: Path  # the model: best.pt, or last.pt after a refit (whose validation images are in train)
+    onnx: Path  # its ONNX export beside it, what evaluate, the pyfunc and predict run
     results_csv: Path
     train_images: int
     epochs_run: int
@@ -150,10 +151,14 @@ def train(
         trainer.train()
     except FileNotFoundError as exc:
         raise DataError(f"train.<task>.model {settings.model!r}: {str(exc).splitlines()[0]}") from None
+    from pipeline.onnx_model import export
+
+    weights = Path(trainer.last if refit else trainer.best)
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
-        weights=Path(trainer.last if refit else trainer.best),
+        weights=weights,
+        onnx=export(weights, weights.with_suffix(".onnx")),
         results_csv=Path(trainer.csv),
         train_images=len(list_images(dataset / "train")),
         epochs_run=len(Path(trainer.csv).read_text().splitlines()) - 1,  # one results.csv row per epoch
@@ -172,9 +177,9 @@ def ensemble_scores(members: list[TrainResult], dataset: Path, batch: int) -> tu
     if len(members) == 1 and members[0].weights == members[0].best:
         return members[0].val_top1, members[0].val_top5
     from pipeline.evaluation import labelled_images, top_k_accuracy
-    from pipeline.inference import Ensemble
+    from pipeline.onnx_model import OnnxClassifier
 
-    ensemble = Ensemble([m.weights for m in members])
+    ensemble = OnnxClassifier([m.onnx for m in members])
     val = labelled_images(dataset / "val")
     probs = ensemble.probabilities(list(val["path"]), batch, progress="ensemble val")
     y_true = val["label"].map(ensemble.names.index).to_numpy()

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline import cli, evaluation, io, params, paths, report, tracking
+from pipeline.calibration import Calibration
 from pipeline.evaluation import labelled_images
-from pipeline.inference import Ensemble
 from pipeline.manifest import TASKS, class_groups, task_rows
+from pipeline.onnx_model import OnnxClassifier
 
 
 def main() -> None:
@@ -16,13 +17,19 @@ def main() -> None:
     config = params.load()
     run = io.read_json(paths.REPORTS / "train" / task / "run.json")
     dataset = paths.YOLO / task
-    model = Ensemble([paths.PROJECT_ROOT / w for w in run["weights"]])
+    if "onnx" not in run:
+        raise io.DataError(
+            f"{paths.REPORTS / 'train' / task / 'run.json'}: no ONNX export listed (run train@{task} again)"
+        )
+    model = OnnxClassifier([paths.PROJECT_ROOT / m for m in run["onnx"]])
     names = model.names
     test = labelled_images(dataset / "test")
     unknown = sorted(set(test["label"]) - set(names))
     if unknown:
         raise io.DataError(f"{dataset / 'test'}: classes {unknown} were not in training")
-    probs = model.probabilities(list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}")
+    uncalibrated = model.probabilities(list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}")
+    fitted = Calibration.from_json(io.read_json(paths.REPORTS / "calibrate" / f"{task}.json"))
+    probs = fitted.apply(uncalibrated)  # the same ranking: top-k and the confusion matrix do not move
     y_true = test["label"].map(names.index).to_numpy()
     train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
     metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)
@@ -37,6 +44,7 @@ def main() -> None:
     metrics |= report.write_report(
         out, task=task, metrics=metrics, table=table, matrix=matrix, names=names,
         paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run["run_id"],
+        uncalibrated=uncalibrated, calibration=fitted,
     )  # fmt: skip
     io.write_json(out / "metrics.json", metrics)
     io.write_csv(out / "per_class.csv", table)
@@ -44,6 +52,7 @@ def main() -> None:
     io.write_csv(out / "predictions.csv", pd.DataFrame({
         "path": [p.relative_to(dataset).as_posix() for p in test["path"]],
         "actual": test["label"], "predicted": predicted, "confidence": probs.max(axis=1),
+        "answer": fitted.labels(probs, names),  # "unknown" below the threshold
     }))  # fmt: skip
 
     tracking.configure()

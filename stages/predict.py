@@ -19,8 +19,9 @@ def main() -> None:
     tracking.configure()
     import mlflow
 
-    uri = f"models:/{registry.model_name(task)}@{registry.ALIAS}"
-    classifier = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    version, source = registry.registered_source(task)
+    uri = f"models:/{registry.model_name(task)}@{registry.ALIAS} (v{version})"
+    classifier = mlflow.pyfunc.load_model(source).unwrap_python_model()
     try:
         result = predict_folder(classifier, folder, config.predict.batch, config.predict.top_k, f"predict {task}")
     except io.DataError as exc:

@@ -25,7 +25,9 @@ def main() -> None:
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.set_tags({"data_source": data["data_source"], "synthetic": str(data["synthetic"]).lower()})
         weights = [paths.PROJECT_ROOT / w for w in run["weights"]]
-        info, classes = registry.log_model(weights, task, test["path"].iloc[0].read_bytes(), data)
+        onnx = [paths.PROJECT_ROOT / m for m in run["onnx"]]
+        calibration = paths.REPORTS / "calibrate" / f"{task}.json"
+        info, classes = registry.log_model(weights, onnx, task, test["path"].iloc[0].read_bytes(), data, calibration)
     decision = registry.decide(
         mlflow.MlflowClient(), task, str(info.registered_model_version), run["run_id"],
         metrics["top1"], split["test_version"], classes, registry.rescorer(test, config.evaluate.batch), **data,

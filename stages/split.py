@@ -1,4 +1,4 @@
-"""DVC stage `split@<task>`: stratified, leakage-free split into `data/yolo/<task>/{train,val,test}/<class>/`."""
+"""DVC stage `split@<task>`: stratified, leakage-free split into `data/yolo/<task>/{train,val,calibration,test}/<class>/`."""
 
 import sys
 

@@ -18,11 +18,13 @@ def main() -> None:
     shutil.copyfile(members[0].results_csv, out / "results.csv")  # the curves of member 0 (all are in MLflow)
     epochs_run = max(m.epochs_run for m in members)
     weights = [m.weights.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
+    onnx = [m.onnx.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
     io.write_json(out / "run.json", {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,
         "data_version": split["data_version"],
         "weights": weights,
+        "onnx": onnx,
         "epochs_run": epochs_run,
     })  # fmt: skip
     # after a refit the validation images were trained on: the score is in-sample, say so beside it

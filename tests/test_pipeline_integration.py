@@ -110,8 +110,10 @@ def test_split_is_leakage_free_and_keeps_the_source_test_split(repo, runs):
     assert not any("test" in found and len(found) > 1 for found in splits)  # test photos are in no other split
     assert {"train", "val"} in set(map(frozenset, splits))  # split.refit (the default): val photos are trained on too
     assert len(table[table["split"] == "test"]) == 4 * 3  # synthetic test.csv: 4 classes x 3
-    for split in ("train", "val", "test"):
+    for split in ("train", "val", "calibration", "test"):
         assert len(list((repo / "data" / "yolo" / "minifigure" / split).iterdir())) == 4
+    calibration = set(table.loc[table["split"] == "calibration", "sha256"])
+    assert calibration and not calibration & set(table.loc[table["split"] != "calibration", "sha256"])
 
 
 def test_evaluation_metrics_and_plots(repo, runs):
@@ -123,6 +125,13 @@ def test_evaluation_metrics_and_plots(repo, runs):
         assert (out / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         per_class = pd.read_csv(out / "per_class.csv")
         assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
+        fitted = json.loads((repo / "reports" / "calibrate" / f"{task}.json").read_text())
+        assert fitted["held_out"] and fitted["images"] > 0 and fitted["in_distribution_recall"] == 0.95
+        assert {"ece", "ece_uncalibrated", "nll", "nll_uncalibrated", "answered"} <= set(metrics)
+        assert metrics["temperature"] == fitted["temperature"] and 0 < metrics["answered"] <= 1
+        for plot in ("reliability.png", "reliability_uncalibrated.png", "risk_coverage.png"):
+            assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "risk_coverage.png" in (out / "report.md").read_text()
 
 
 def test_mlflow_runs_registry_and_champion(repo, runs):
@@ -172,12 +181,23 @@ def test_ensemble_members_are_dvc_outputs(repo, runs):
     run = json.loads((repo / "reports" / "train" / "minifigure" / "run.json").read_text())
     # split.refit (the default): validation is in-sample, so each member is its last epoch
     assert run["weights"] == ["models/minifigure/weights/last.pt", "models/minifigure/members/1/weights/last.pt"]
-    assert all((repo / w).is_file() for w in run["weights"])
+    assert run["onnx"] == [w.replace(".pt", ".onnx") for w in run["weights"]]
+    assert all((repo / w).is_file() for w in run["weights"] + run["onnx"])
     metrics = json.loads((repo / "reports" / "train" / "minifigure" / "metrics.json").read_text())
     assert set(metrics["member_val_top1"]) == {"0", "1"}
     theme = json.loads((repo / "reports" / "train" / "theme" / "run.json").read_text())
     assert theme["weights"] == ["models/theme/weights/last.pt"]
     assert json.loads((repo / "reports" / "train" / "theme" / "metrics.json").read_text())["val_in_sample"] is True
+
+
+def champion_metadata(repo: Path, task: str) -> dict:
+    import mlflow
+
+    mlflow.set_tracking_uri(client(repo).tracking_uri)
+    try:
+        return mlflow.models.get_model_info(f"models:/lego-{task}@champion").metadata
+    finally:
+        mlflow.set_tracking_uri(None)
 
 
 def test_predictions_use_the_champion(repo, runs):
@@ -186,10 +206,14 @@ def test_predictions_use_the_champion(repo, runs):
         assert list(table.columns) == ["path", "label", "confidence", "top5"]
         test_images = pd.read_csv(repo / "data" / "yolo" / task / "split.csv").query("split == 'test'")
         assert len(table) == len(test_images)
-        classes = set(test_images["label"])
-        assert set(table["label"]) <= classes | set(pd.read_csv(repo / "data" / "yolo" / task / "split.csv")["label"])
-        top = json.loads(table["top5"].iloc[0])
-        assert top[0][0] == table["label"].iloc[0] and len(top) == min(5, len(classes))
+        classes = set(pd.read_csv(repo / "data" / "yolo" / task / "split.csv")["label"])
+        assert set(table["label"]) <= classes | {"unknown"}
+        threshold = champion_metadata(repo, task)["calibration"]["unknown_threshold"]  # the champion's own
+        unknown = table["label"] == "unknown"  # confidences are written to 6 decimals
+        assert (table.loc[unknown, "confidence"] <= threshold + 1e-6).all()
+        assert (table.loc[~unknown, "confidence"] >= threshold - 1e-6).all()
+        for label, top in zip(table["label"], map(json.loads, table["top5"])):
+            assert len(top) == min(5, len(classes)) and label in (top[0][0], "unknown")  # the top-k stays
         rejects = pd.read_csv(repo / "data" / "predictions" / f"{task}_rejects.csv")
         assert list(rejects.columns) == ["path", "reason"] and rejects.empty
 
@@ -228,7 +252,7 @@ def test_second_repro_is_a_no_op_and_experiment_reruns_only_training_onwards(run
     assert "Running stage" not in runs["second"]
     assert "up to date" in runs["second"]
     ran = {line.split("'")[1] for line in runs["exp"].splitlines() if line.startswith("Running stage")}
-    assert ran == {f"{stage}@minifigure" for stage in ("train", "evaluate", "register", "predict")}
+    assert ran == {f"{stage}@minifigure" for stage in ("train", "calibrate", "evaluate", "register", "predict")}
     shown = json.loads(runs["show"])
     experiments = [e for row in shown for e in (row.get("experiments") or [])]
     assert experiments, "dvc exp show lists no experiment"

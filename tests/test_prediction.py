@@ -58,7 +58,7 @@ def classifier(tmp_path_factory) -> LegoClassifier:
     data = colour_classes(tmp_path_factory.mktemp("cls"), {"train": 6, "val": 2})
     settings = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=6, workers=0)
     model = LegoClassifier()
-    model.load_weights([train(settings, data, tmp_path_factory.mktemp("run") / "run", seed=0).best])
+    model.load(onnx=[train(settings, data, tmp_path_factory.mktemp("run") / "run", seed=0).onnx])
     return model
 
 

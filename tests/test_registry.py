@@ -144,8 +144,8 @@ def trained(tmp_path_factory):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.new("RGB", (40, 40), tuple(min(255, v + 9 * i) for v in colour)).save(path)
     settings = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=4, workers=0)
-    weights = [train(settings, root / "data", root / f"run{seed}", seed=seed).best for seed in (0, 1)]
-    return root / "data", weights
+    results = [train(settings, root / "data", root / f"run{seed}", seed=seed) for seed in (0, 1)]
+    return root / "data", [r.weights for r in results], [r.onnx for r in results]
 
 
 def test_rescorer_scores_a_registered_champion_on_this_test_split(client, trained):
@@ -153,10 +153,10 @@ def test_rescorer_scores_a_registered_champion_on_this_test_split(client, traine
     from pipeline.evaluation import labelled_images, top_k_accuracy
     from pipeline.inference import Ensemble
 
-    data, (weights, _) = trained
+    data, (weights, _), (onnx, _) = trained
     test = labelled_images(data / "test")
     with mlflow.start_run():
-        info, classes = registry.log_model([weights], "minifigure", test["path"].iloc[0].read_bytes())
+        info, classes = registry.log_model([weights], [onnx], "minifigure", test["path"].iloc[0].read_bytes())
     direct = Ensemble([weights])
     probs = direct.probabilities(list(test["path"]), 4)
     expected = top_k_accuracy(test["label"].map(classes.index).to_numpy(), probs, 1)
@@ -176,15 +176,15 @@ def test_registered_ensemble_answers_with_its_members_mean(client, trained):
     from pipeline.evaluation import labelled_images
     from pipeline.inference import Ensemble
 
-    data, weights = trained
+    data, weights, onnx = trained
     test = labelled_images(data / "test")
     with mlflow.start_run():
-        info, _ = registry.log_model(weights, "minifigure", test["path"].iloc[0].read_bytes(), REAL)
+        info, _ = registry.log_model(weights, onnx, "minifigure", test["path"].iloc[0].read_bytes(), REAL)
     served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
     assert served.metadata.metadata["ensemble"] == 2
     assert served.metadata.metadata["data_source"] == "local:lego-minifigures"
     assert served.metadata.metadata["synthetic"] is False
-    assert len(served.unwrap_python_model().model.members) == 2
+    assert len(served.unwrap_python_model().model.sessions) == 2  # onnxruntime runs both members
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}))
     members = [Ensemble([w]).probabilities(list(test["path"]), 4) for w in weights]
     assert not np.allclose(members[0], members[1])  # two seeds, two different models
@@ -198,7 +198,7 @@ def test_ensemble_refuses_members_over_other_classes(trained, tmp_path):
     from pipeline.params import Train
     from pipeline.training import train
 
-    data, weights = trained
+    data, weights, _ = trained
     for split in ("train", "val"):
         for c in ("a", "b", "c"):
             path = tmp_path / "other" / split / c / "0.png"
@@ -208,3 +208,31 @@ def test_ensemble_refuses_members_over_other_classes(trained, tmp_path):
     other = train(small, tmp_path / "other", tmp_path / "run", seed=0).best
     with pytest.raises(ValueError, match=rf"{other}: its classes differ"):
         Ensemble([weights[0], other])
+
+
+def test_the_registered_model_answers_with_its_calibration(client, trained, tmp_path):
+    """The temperature and threshold of calibrate@<task> travel with the version and shape every answer."""
+    import json
+
+    import numpy as np
+
+    from pipeline.calibration import UNKNOWN, Calibration, scale
+    from pipeline.evaluation import labelled_images
+    from pipeline.onnx_model import OnnxClassifier
+
+    data, (weights, _), (onnx, _) = trained
+    test = labelled_images(data / "test")
+    raw = OnnxClassifier([onnx]).probabilities(list(test["path"]), 4)
+    threshold = float(np.median(scale(raw, 2.0).max(axis=1)))
+    fitted = tmp_path / "calibration.json"
+    fitted.write_text(json.dumps(Calibration(temperature=2.0, unknown_threshold=threshold).to_json()))
+    with mlflow.start_run():
+        info, _ = registry.log_model([weights], [onnx], "minifigure", test["path"].iloc[0].read_bytes(), REAL, fitted)
+    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
+    assert served.metadata.metadata["calibration"]["temperature"] == 2.0
+    out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}))
+    probs = np.array(out["probabilities"].tolist())
+    np.testing.assert_allclose(probs, scale(raw, 2.0), atol=1e-6)
+    unsure = probs.max(axis=1) < threshold
+    assert unsure.any() and (out.loc[unsure, "label"] == UNKNOWN).all()
+    assert (out.loc[~unsure, "label"] == [labels[0] for labels in out.loc[~unsure, "top_k_labels"]]).all()

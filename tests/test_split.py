@@ -13,7 +13,9 @@ from pipeline.manifest import TASKS, task_rows
 from pipeline.params import Split
 from pipeline.split import assign, materialise
 
-SETTINGS = Split(val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, refit=False)
+SETTINGS = Split(
+    val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, calibration_fraction=0, refit=False
+)
 
 
 def rows(per_class: dict[str, int], hint=None) -> pd.DataFrame:
@@ -30,7 +32,18 @@ def test_every_class_in_every_split_and_fractions_hold():
     counts = assigned.groupby(["label", "split"]).size().unstack(fill_value=0)
     assert (counts > 0).all().all()
     assert counts.loc["a"].to_dict() == {"test": 4, "train": 12, "val": 4}
-    assert report["images"] == {"train": 21, "val": 7, "test": 7}
+    assert report["images"] == {"train": 21, "val": 7, "calibration": 0, "test": 7}
+
+
+def test_the_calibration_split_is_held_out_of_training_even_in_a_refit():
+    settings = SETTINGS.model_copy(update={"calibration_fraction": 0.1, "refit": True})
+    assigned, report = assign(rows({"a": 20, "b": 10, "c": 5}), settings, seed=1)
+    counts = assigned.groupby(["label", "split"]).size().unstack(fill_value=0)
+    assert counts["calibration"].to_dict() == {"a": 2, "b": 1, "c": 1}  # 10%, at least one per class
+    calibration = set(assigned.loc[assigned["split"] == "calibration", "sha256"])
+    others = set(assigned.loc[assigned["split"] != "calibration", "sha256"])
+    assert calibration and not calibration & others  # val is copied into train, calibration never
+    assert report["images"]["calibration"] == 4 and report["val_images_in_train"] == report["images"]["val"]
 
 
 def test_seeded_and_deterministic():

@@ -1,0 +1,38 @@
+"""`make serve`: a task's champion as a REST API, `mlflow models serve` on 127.0.0.1.
+
+It serves the champion's own artifact folder (`registry.registered_source`), so serving writes nothing into the
+store and a read-only one serves too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from pipeline import registry, tracking
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="minifigure")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    args = parser.parse_args(argv)
+    tracking.configure()
+    version, source = registry.registered_source(args.task)
+    beside = os.path.join(os.path.dirname(sys.executable), "mlflow")  # the environment's own CLI first
+    mlflow_cli = beside if os.path.exists(beside) else shutil.which("mlflow") or "mlflow"
+    print(
+        f"serving {registry.model_name(args.task)} v{version} ({registry.ALIAS}) on http://{args.host}:{args.port}/invocations"
+    )
+    sys.stdout.flush()
+    os.execv(mlflow_cli, [mlflow_cli, "models", "serve", "-m", source, "--env-manager", "local",
+                          "--host", args.host, "--port", str(args.port)])  # fmt: skip
+
+
+if __name__ == "__main__":
+    from pipeline import cli
+
+    cli.run(main)
