@@ -125,6 +125,9 @@ def _fold_pads_into_convs(path: Path) -> None:
         conv.attribute.extend([*kept, helper.make_attribute("pads", merged)])
         conv.input[0] = pad.input[0]
         graph.node.remove(pad)
+    used = {name for node in graph.node for name in node.input}
+    for initializer in [i for i in graph.initializer if i.name not in used]:  # the folded pads' amounts
+        graph.initializer.remove(initializer)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
 
