@@ -229,9 +229,15 @@ class OnnxClassifier:
 
     def probabilities(self, sources: Sequence[Source], batch: int, progress: str | None = None) -> np.ndarray:
         """`(len(sources), n_classes)` in `self.names` order; every source must be a readable image."""
-        probs, _, verdicts = self.classify(sources, batch, progress)
+        return self.probabilities_and_embeddings(sources, batch, progress)[0]
+
+    def probabilities_and_embeddings(
+        self, sources: Sequence[Source], batch: int, progress: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`probabilities` and the `(len(sources), d)` penultimate-layer embeddings beside them."""
+        probs, embeddings, verdicts = self.classify(sources, batch, progress)
         for source, verdict in zip(sources, verdicts):
             if verdict is not None:
                 name = source if isinstance(source, Path) else "an input image"
                 raise DataError(f"{name}: {verdict}")
-        return probs
+        return probs, embeddings

@@ -334,6 +334,10 @@ def render_markdown(
             if calibration_section
             else []
         ),
+        "## What the network learned",
+        "UMAP of the penultimate-layer embeddings, train and test images, misclassified test images marked "
+        "(the vectors are in `embeddings.npz`, for nearest-neighbour look-ups).",
+        "![UMAP of the embeddings](embedding_map.png)",
         "## Most confident mistakes",
         "![misclassified test images](mistakes.png)",
         "## Per-class table (worst recall first)",

@@ -5,11 +5,27 @@ import sys
 import numpy as np
 import pandas as pd
 
-from pipeline import cli, evaluation, io, params, paths, report, tracking
+from pipeline import cli, embeddings, evaluation, io, params, paths, report, tracking
 from pipeline.calibration import Calibration
 from pipeline.evaluation import labelled_images
 from pipeline.manifest import TASKS, class_groups, task_rows
 from pipeline.onnx_model import OnnxClassifier
+
+
+def embedding_map(model, dataset, test, test_vectors, wrong, config, task: str, out) -> None:
+    """The train and test embeddings (kept for look-ups) and their UMAP picture."""
+    train = labelled_images(dataset / "train")
+    _, train_vectors = model.probabilities_and_embeddings(
+        list(train["path"]), config.evaluate.batch, progress=f"embed {task} train"
+    )
+    vectors = np.concatenate([train_vectors, test_vectors])
+    labels = [*train["label"], *test["label"]]
+    splits = ["train"] * len(train) + ["test"] * len(test)
+    files = [p.relative_to(dataset).as_posix() for p in [*train["path"], *test["path"]]]
+    embeddings.save(out / "embeddings.npz", files, labels, splits, vectors)
+    xy = embeddings.umap_2d(vectors, config.seed)
+    embeddings.plot_map(xy, labels, splits, wrong, f"{task}: what the network learned (UMAP of its embeddings)",
+                        out / "embedding_map.png")  # fmt: skip
 
 
 def main() -> None:
@@ -27,7 +43,9 @@ def main() -> None:
     unknown = sorted(set(test["label"]) - set(names))
     if unknown:
         raise io.DataError(f"{dataset / 'test'}: classes {unknown} were not in training")
-    uncalibrated = model.probabilities(list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}")
+    uncalibrated, test_vectors = model.probabilities_and_embeddings(
+        list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}"
+    )
     fitted = Calibration.from_json(io.read_json(paths.REPORTS / "calibrate" / f"{task}.json"))
     probs = fitted.apply(uncalibrated)  # the same ranking: top-k and the confusion matrix do not move
     y_true = test["label"].map(names.index).to_numpy()
@@ -46,6 +64,7 @@ def main() -> None:
         paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run["run_id"],
         uncalibrated=uncalibrated, calibration=fitted,
     )  # fmt: skip
+    embedding_map(model, dataset, test, test_vectors, probs.argmax(axis=1) != y_true, config, task, out)
     io.write_json(out / "metrics.json", metrics)
     io.write_csv(out / "per_class.csv", table)
     predicted = np.asarray(names)[probs.argmax(axis=1)]

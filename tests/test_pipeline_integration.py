@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -132,6 +133,11 @@ def test_evaluation_metrics_and_plots(repo, runs):
         for plot in ("reliability.png", "reliability_uncalibrated.png", "risk_coverage.png"):
             assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "risk_coverage.png" in (out / "report.md").read_text()
+        assert (out / "embedding_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with np.load(out / "embeddings.npz") as kept:
+            split = pd.read_csv(repo / "data" / "yolo" / task / "split.csv")
+            assert sorted(kept["split"].tolist()) == sorted(split.loc[split["split"].isin(["train", "test"]), "split"])
+            assert kept["vector"].shape == (len(kept["path"]), 1280)  # EfficientNet-Lite0's penultimate layer
 
 
 def test_mlflow_runs_registry_and_champion(repo, runs):

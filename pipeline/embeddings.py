@@ -1,0 +1,74 @@
+"""What the network learned, as a picture: the penultimate-layer embeddings of the train and test images (the ONNX
+export's second output), mapped to 2-D by UMAP and coloured by class, with the misclassified test images marked.
+The embeddings are kept (`embeddings.npz`) for nearest-neighbour look-ups: "the training images most like this one".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.io import atomic_path
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def nearest(query: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """Per query row, the indices of the `k` most similar `vectors` (cosine), most similar first."""
+    similarity = normalised(query) @ normalised(vectors).T
+    return np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+
+
+def umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded 2-D UMAP of the (cosine) embeddings; a small set gets a proportionally small neighbourhood."""
+    import umap
+
+    neighbours = int(max(2, min(15, len(vectors) - 1)))
+    reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, metric="cosine", random_state=seed, n_jobs=1)
+    return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))
+
+
+def save(target: Path, paths: Sequence[str], labels: Sequence[str], splits: Sequence[str], vectors: np.ndarray) -> None:
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, path=np.asarray(paths), label=np.asarray(labels), split=np.asarray(splits),
+                            vector=np.asarray(vectors, dtype=np.float32))  # fmt: skip
+
+
+def load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def plot_map(
+    xy: np.ndarray, labels: Sequence[str], splits: Sequence[str], wrong: np.ndarray, title: str, target: Path
+) -> None:
+    """Train images as small dots, test images as circles, misclassified test images as black crosses."""
+    from pipeline.report import _pyplot, _save
+
+    plt = _pyplot()
+    labels, splits = np.asarray(labels), np.asarray(splits)
+    classes = sorted(set(labels))
+    colours = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")
+    fig, ax = plt.subplots(figsize=(9, 7.5))
+    for i, name in enumerate(classes):
+        colour = colours(i % colours.N)
+        train = (labels == name) & (splits == "train")
+        test = (labels == name) & (splits == "test")
+        ax.scatter(xy[train, 0], xy[train, 1], s=8, color=colour, alpha=0.5, linewidths=0)
+        ax.scatter(xy[test, 0], xy[test, 1], s=28, facecolors="none", edgecolors=[colour], linewidths=1.2,
+                   label=name if len(classes) <= 20 else None)  # fmt: skip
+    test_index = np.flatnonzero(splits == "test")
+    missed = test_index[np.asarray(wrong, dtype=bool)]
+    ax.scatter(xy[missed, 0], xy[missed, 1], marker="x", s=60, color="black", linewidths=1.6,
+               label=f"misclassified test image ({len(missed)})")  # fmt: skip
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{title}\ndots: train, circles: test, colour: true class", fontsize=11)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    fig.tight_layout()
+    _save(fig, target)
