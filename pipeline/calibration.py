@@ -13,6 +13,7 @@ The "unknown" threshold is the calibrated confidence that keeps a stated share o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,13 @@ class Calibration:
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
+    def read(cls, path: str | Path | None) -> Calibration:
+        """calibrate@<task>'s JSON; no file: temperature 1, never "unknown"."""
+        from pipeline.io import read_json
+
+        return cls.from_json(read_json(Path(path))) if path else cls()
 
 
 def fit(probs: np.ndarray, y_true: np.ndarray, recall: float, held_out: bool) -> Calibration:

@@ -177,6 +177,17 @@ def session(path: Path):
         raise DataError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
 
 
+def trained(run_json: Path) -> tuple[dict, OnnxClassifier]:
+    """train@<task>'s `run.json` and the ONNX export(s) it lists."""
+    from pipeline.io import read_json
+    from pipeline.paths import PROJECT_ROOT
+
+    run = read_json(run_json)
+    if "onnx" not in run:
+        raise DataError(f"{run_json}: no ONNX export listed (run the train stage again)")
+    return run, OnnxClassifier([PROJECT_ROOT / m for m in run["onnx"]])
+
+
 class OnnxClassifier:
     """One or more exported classifiers over the same classes (an ensemble answers with their mean probabilities)."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -62,8 +61,7 @@ class LegoClassifier(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         onnx, weights = member_files(context.artifacts, "onnx"), member_files(context.artifacts, "weights")
-        fitted = context.artifacts.get("calibration")
-        calibration = Calibration.from_json(json.loads(Path(fitted).read_text())) if fitted else Calibration()
+        calibration = Calibration.read(context.artifacts.get("calibration"))
         if onnx:
             self.load(onnx=onnx, calibration=calibration)
         else:  # registered before the ONNX export and calibration existed
@@ -125,7 +123,7 @@ def log_model(
     also returns its classes. `data` (`data_source`, `synthetic`) goes into the model's metadata beside its task
     and classes; `calibration` (calibrate@<task>'s JSON) travels with it and is applied to every answer."""
     example_input = pd.DataFrame({"image": [example]})
-    fitted = Calibration.from_json(json.loads(calibration.read_text())) if calibration else Calibration()
+    fitted = Calibration.read(calibration)
     local = LegoClassifier()
     local.load(onnx=onnx, calibration=fitted)
     example_output = local.predict(None, example_input)
@@ -180,9 +178,8 @@ def rescorer(test: pd.DataFrame, batch: int):
 
     def rescore(model_uri: str) -> float:
         name, version = model_uri.removeprefix("models:/").split("/")
-        champion = mlflow.pyfunc.load_model(
-            registered_source(name.removeprefix("lego-"), version)[1]
-        ).unwrap_python_model()
+        source = mlflow.MlflowClient().get_model_version_download_uri(name, version)  # see `registered_source`
+        champion = mlflow.pyfunc.load_model(source).unwrap_python_model()
         probs = champion.model.probabilities(list(test["path"]), batch, progress="re-score champion")
         return top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
 

@@ -3,22 +3,20 @@ split → `reports/calibrate/<task>.json`, which evaluate applies and register s
 
 import sys
 
-from pipeline import calibration, cli, io, params, paths, tracking
+from pipeline import calibration, cli, io, onnx_model, params, paths, tracking
 from pipeline.evaluation import labelled_images
 from pipeline.manifest import TASKS
-from pipeline.onnx_model import OnnxClassifier
 
 
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    run = io.read_json(paths.REPORTS / "train" / task / "run.json")
+    run, model = onnx_model.trained(paths.REPORTS / "train" / task / "run.json")
     dataset = paths.YOLO / task
     images = labelled_images(dataset / "calibration") if (dataset / "calibration").is_dir() else None
     held_out = images is not None and not images.empty
     if not held_out:  # split.calibration_fraction: 0 — validation, trained on too when split.refit is on
         images, held_out = labelled_images(dataset / "val"), not config.split.refit
-    model = OnnxClassifier([paths.PROJECT_ROOT / m for m in run["onnx"]])
     unknown = sorted(set(images["label"]) - set(model.names))
     if unknown:
         raise io.DataError(f"{dataset}: calibration classes {unknown} were not in training")

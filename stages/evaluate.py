@@ -5,16 +5,14 @@ import sys
 import numpy as np
 import pandas as pd
 
-from pipeline import cli, embeddings, evaluation, io, params, paths, report, tracking
+from pipeline import cli, embeddings, evaluation, io, onnx_model, params, paths, report, tracking
 from pipeline.calibration import Calibration
 from pipeline.evaluation import labelled_images
 from pipeline.manifest import TASKS, class_groups, task_rows
-from pipeline.onnx_model import OnnxClassifier
 
 
-def embedding_map(model, dataset, test, test_vectors, wrong, config, task: str, out) -> None:
+def embedding_map(model, dataset, train, test, test_vectors, wrong, config, task: str, out) -> None:
     """The train and test embeddings (kept for look-ups) and their UMAP picture."""
-    train = labelled_images(dataset / "train")
     _, train_vectors = model.probabilities_and_embeddings(
         list(train["path"]), config.evaluate.batch, progress=f"embed {task} train"
     )
@@ -31,13 +29,8 @@ def embedding_map(model, dataset, test, test_vectors, wrong, config, task: str, 
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    run = io.read_json(paths.REPORTS / "train" / task / "run.json")
+    run, model = onnx_model.trained(paths.REPORTS / "train" / task / "run.json")
     dataset = paths.YOLO / task
-    if "onnx" not in run:
-        raise io.DataError(
-            f"{paths.REPORTS / 'train' / task / 'run.json'}: no ONNX export listed (run train@{task} again)"
-        )
-    model = OnnxClassifier([paths.PROJECT_ROOT / m for m in run["onnx"]])
     names = model.names
     test = labelled_images(dataset / "test")
     unknown = sorted(set(test["label"]) - set(names))
@@ -46,10 +39,11 @@ def main() -> None:
     uncalibrated, test_vectors = model.probabilities_and_embeddings(
         list(test["path"]), config.evaluate.batch, progress=f"evaluate {task}"
     )
-    fitted = Calibration.from_json(io.read_json(paths.REPORTS / "calibrate" / f"{task}.json"))
+    fitted = Calibration.read(paths.REPORTS / "calibrate" / f"{task}.json")
     probs = fitted.apply(uncalibrated)  # the same ranking: top-k and the confusion matrix do not move
     y_true = test["label"].map(names.index).to_numpy()
-    train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
+    train = labelled_images(dataset / "train")
+    train_counts = train["label"].value_counts().to_dict()
     metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)
     groups = class_groups(task_rows(pd.read_csv(paths.MANIFEST), TASKS[task]), TASKS[task])
     group_top1 = report.group_accuracy(y_true, probs.argmax(axis=1), names, groups)
@@ -64,7 +58,7 @@ def main() -> None:
         paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run["run_id"],
         uncalibrated=uncalibrated, calibration=fitted,
     )  # fmt: skip
-    embedding_map(model, dataset, test, test_vectors, probs.argmax(axis=1) != y_true, config, task, out)
+    embedding_map(model, dataset, train, test, test_vectors, probs.argmax(axis=1) != y_true, config, task, out)
     io.write_json(out / "metrics.json", metrics)
     io.write_csv(out / "per_class.csv", table)
     predicted = np.asarray(names)[probs.argmax(axis=1)]
