@@ -34,9 +34,10 @@ class Task:
     group: str | None = None  # a coarser label the predictions are also scored at
 
 
+FEEDBACK = "feedback"  # people's corrections from the upload page: train images only (pipeline.split)
 TASKS = {
-    "minifigure": Task("minifigure", label="character", sources=("minifigures", "custom"), group="universe"),
-    "theme": Task("theme", label="theme_group", sources=("sets",)),
+    "minifigure": Task("minifigure", label="character", sources=("minifigures", "custom", FEEDBACK), group="universe"),
+    "theme": Task("theme", label="theme_group", sources=("sets", FEEDBACK)),
 }
 
 
@@ -46,8 +47,16 @@ def class_folder(label: str) -> str:
 
 
 def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
-    """The task's rows, with its class column as folder-safe `label`."""
+    """The task's rows, with its class column as folder-safe `label`. Feedback is filed under class folder names
+    (what the model answers): those of a source class get its original name back (`Technic-Bionicle` is
+    `Technic/Bionicle`)."""
     rows = manifest[manifest["source"].isin(task.sources) & manifest[task.label].notna()]
+    feedback = rows["source"] == FEEDBACK
+    named = rows.loc[~feedback, task.label].drop_duplicates()
+    original = dict(zip(named.map(class_folder), named))
+    rows = rows.assign(
+        **{task.label: rows[task.label].where(~feedback, rows[task.label].map(lambda c: original.get(c, c)))}
+    )
     originals = rows[task.label].drop_duplicates()
     folders = originals.map(class_folder)
     clash = folders[folders.duplicated(keep=False)]
@@ -114,6 +123,20 @@ def custom_rows(folder: Path, root: Path) -> pd.DataFrame:
         }
     )
     return with_file_facts(rows, root, "hash custom images") if len(rows) else rows
+
+
+def feedback_rows(folder: Path, root: Path) -> pd.DataFrame:
+    """Manifest rows for the feedback stage's copy, `<task>/<class>/<image>`: the class goes into the task's label
+    column (`character` or `theme_group`)."""
+    from pipeline.feedback import images
+
+    records = [
+        {"path": path.relative_to(root).as_posix(), "source": FEEDBACK, "split_hint": None, TASKS[task].label: label}
+        for task in TASKS
+        for label, path in images(folder / task)
+    ]
+    rows = pd.DataFrame(records, columns=["path", "source", "split_hint", "character", "theme_group"])
+    return with_file_facts(rows, root, "hash feedback images") if len(rows) else rows
 
 
 def read_sets_log(raw_dir: Path) -> pd.DataFrame:

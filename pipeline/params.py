@@ -105,11 +105,24 @@ class CustomSource(Strict):
         return self
 
 
+class FeedbackSource(Strict):
+    """People's corrections from the page (`make app`): `<path>/<task>/<class>/<images>`, trained on by `dvc repro`."""
+
+    path: str = "data/feedback"
+    enabled: bool = True  # false: the next run trains without them (compare with -S sources.feedback.enabled=false)
+
+    @property
+    def resolved_path(self) -> Path:
+        path = Path(self.path).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 class Sources(Strict):
     minifigures: MinifiguresSource = MinifiguresSource()
     sets: SetsSource = SetsSource()
     themes: ThemesSource = ThemesSource()
     custom: CustomSource = CustomSource()
+    feedback: FeedbackSource = FeedbackSource()
 
 
 class SyntheticMinifigures(Strict):
@@ -229,12 +242,21 @@ class Predict(Strict):
     input: dict[str, str] = {task: f"data/yolo/{task}/test" for task in TASKS}
     batch: Annotated[int, Field(ge=1)] = 32
     top_k: Annotated[int, Field(ge=1)] = 5
+    review: Annotated[int, Field(ge=0)] = 50  # the review queue: every "unknown", then this many least confident
 
     def input_dir(self, task: str) -> Path:
         if task not in self.input:
             raise ParamsError(f"params.yaml: predict.input has no folder for task '{task}'")
         path = Path(self.input[task]).expanduser()
         return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class App(Strict):
+    """The upload page (`make app`, pipeline/app/)."""
+
+    max_upload_mb: Annotated[int, Field(ge=1, le=200)] = 20  # per file; larger ones are refused on the page
+    similar: Annotated[int, Field(ge=0, le=12)] = 3  # training images shown beside each answer
+    mlflow_ui: str = "http://127.0.0.1:5000"  # where `make ui` serves: the page links each model to its run there
 
 
 class Params(Strict):
@@ -250,6 +272,7 @@ class Params(Strict):
     calibrate: Calibrate = Calibrate()
     evaluate: Evaluate = Evaluate()
     predict: Predict = Predict()
+    app: App = App()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

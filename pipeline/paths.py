@@ -28,6 +28,7 @@ def tracking_uri(root: Path = PROJECT_ROOT) -> str:
 DATA = PROJECT_ROOT / "data"
 RAW_MINIFIGURES = DATA / "raw" / "minifigures"
 RAW_CUSTOM = DATA / "raw" / "custom"
+RAW_FEEDBACK = DATA / "raw" / "feedback"  # the feedback stage's copy of sources.feedback.path
 RAW_SETS = DATA / "raw" / "sets"
 CATALOGUE = DATA / "raw" / "catalogue"
 MANIFEST = DATA / "manifest.csv"

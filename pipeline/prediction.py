@@ -42,3 +42,22 @@ def predict_folder(classifier, folder: Path, batch: int, top_k: int, desc: str =
         {"path": readable, "label": answers["label"], "confidence": answers["confidence"].round(6), f"top{top_k}": top}
     )
     return FolderPredictions(predictions, pd.DataFrame(rejects, columns=["path", "reason"]), files=len(files))
+
+
+UNKNOWN = "unknown"  # the label of an answer below the model's confidence threshold (pipeline.calibration)
+
+
+def review_queue(predictions: pd.DataFrame, folder: Path, size: int) -> pd.DataFrame:
+    """Where a person's correction helps most (uncertainty sampling): every "unknown" answer, then the `size` least
+    confident of the others, least confident first. `file` is where the page finds the image (relative to the
+    project when inside it); `reason` says why it is queued."""
+    from pipeline.paths import PROJECT_ROOT
+
+    unknown = predictions[predictions["label"] == UNKNOWN]
+    doubtful = predictions[predictions["label"] != UNKNOWN].nsmallest(size, "confidence")
+    queue = pd.concat([unknown.assign(reason="unknown"), doubtful.assign(reason="least confident")])
+    queue = queue.sort_values("confidence", kind="stable", ignore_index=True)
+    root = folder.resolve()
+    where = root.relative_to(PROJECT_ROOT) if root.is_relative_to(PROJECT_ROOT) else root
+    files = [(where / path).as_posix() for path in queue["path"]]
+    return queue.assign(file=files)[["file", "reason", *predictions.columns.drop("path")]]

@@ -6,6 +6,8 @@ exception is `refit`, the final fit of a recipe already chosen on validation: va
 then copied into train as well (never test images), so the validation score is no longer held out.
 The `calibration` split is never trained on, refit or not: the confidence temperature and the "unknown" threshold
 are fitted there (`pipeline.calibration`), on images the model has not seen.
+People's corrections (`feedback` rows) are added after the sources are split, so they never move a source image
+from one split to another: they go to train, never test (see `add_feedback`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipeline.io import DataError, reset_dir
+from pipeline.manifest import FEEDBACK
 from pipeline.params import Split
 
 SPLITS = ("train", "val", "calibration", "test")
@@ -42,7 +45,10 @@ def deduplicate(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame, dict]:
     """Add a `split` column per class. A source's own test (and val) rows keep their split; the rest is
-    shuffled with a per-class seed and carved into val (and test, if the source has no test split)."""
+    shuffled with a per-class seed and carved into val (and test, if the source has no test split). Feedback rows
+    join afterwards (`add_feedback`)."""
+    from_feedback = rows["source"] == FEEDBACK if "source" in rows else pd.Series(False, index=rows.index)
+    feedback, rows = rows[from_feedback], rows[~from_feedback]
     unique, report = deduplicate(rows)
     counts = unique["label"].value_counts()
     too_small = sorted(counts[counts < settings.min_per_class].index)
@@ -71,6 +77,7 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
     present = assigned.groupby("label")["split"].agg(set)
     incomplete = sorted(label for label, splits in present.items() if not {"train", "val"} <= splits)
     assigned = assigned[~assigned["label"].isin(incomplete)]
+    assigned, report["feedback"] = add_feedback(assigned, feedback, rows, settings, seed)
     assigned = assigned.sort_values(["split", "label", "path"], ignore_index=True).assign(copy=0)
     val = assigned[assigned["split"] == "val"]
     if settings.refit:
@@ -88,6 +95,46 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
         "test_version": data_version(assigned[assigned["split"] == "test"]),
     }
     return assigned, report
+
+
+def add_feedback(
+    assigned: pd.DataFrame, feedback: pd.DataFrame, sources: pd.DataFrame, settings: Split, seed: int
+) -> tuple[pd.DataFrame, dict]:
+    """People's corrections, into train: never test (the split every model is compared on stays as it was), never
+    a second copy of bytes the sources hold (an uploaded test photo stays a test photo only). A class that only
+    feedback knows (a typed new name) joins once it has `min_per_class` images, with validation (and calibration)
+    images of its own so Ultralytics can train it, and no test images; until then it waits, listed in the report."""
+    in_sources = feedback["sha256"].isin(set(sources["sha256"]))
+    fresh = feedback[~in_sources]
+    labels_per_hash = fresh.groupby("sha256")["label"].nunique()
+    conflicting = set(
+        labels_per_hash[labels_per_hash > 1].index
+    )  # the page moves a re-labelled image; a hand edit may not
+    fresh = fresh[~fresh["sha256"].isin(conflicting)].sort_values("path").drop_duplicates("sha256")
+    known = set(assigned["label"])
+    parts, new_classes, waiting = [fresh[fresh["label"].isin(known)].assign(split="train")], [], {}
+    for label, group in fresh[~fresh["label"].isin(known)].groupby("label", sort=True):
+        if len(group) < settings.min_per_class:
+            waiting[str(label)] = int(len(group))
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
+        group = group.iloc[rng.permutation(len(group))]
+        n_val = min(max(settings.min_val_per_class, round(settings.val_fraction * len(group))), len(group) - 1)
+        n_cal = max(1, round(settings.calibration_fraction * len(group))) if settings.calibration_fraction else 0
+        n_cal = min(n_cal, max(0, len(group) - n_val - 1))
+        split = ["val"] * n_val + ["calibration"] * n_cal + ["train"] * (len(group) - n_val - n_cal)
+        parts.append(group.assign(split=split))
+        new_classes.append(str(label))
+    added = pd.concat(parts)
+    report = {
+        "images": int(len(feedback)),
+        "added": {s: int((added["split"] == s).sum()) for s in SPLITS if s != "test"},
+        "already_in_sources": int(in_sources.sum()),
+        "conflicting_label_images_dropped": int(feedback["sha256"].isin(conflicting).sum()),
+        "new_classes": new_classes,
+        "new_classes_waiting": waiting,  # class → images so far (fewer than split.min_per_class)
+    }
+    return pd.concat([assigned, added], ignore_index=True), report
 
 
 def oversample(assigned: pd.DataFrame) -> pd.DataFrame:

@@ -43,7 +43,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no network: never send usage sta
 
 SUITE_NAME = "lego_manifest"
 SITE_NAME = "manifest_docs"
-SOURCES = ("minifigures", "sets", "custom")
+SOURCES = ("minifigures", "sets", "custom", "feedback")
 SPLIT_HINTS = ("train", "val", "test")
 SHA256_REGEX = r"^[0-9a-f]{64}$"
 EXAMPLES = 5

@@ -20,15 +20,17 @@ def main() -> None:
     layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
     figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)
     custom = manifest.custom_rows(paths.RAW_CUSTOM, root)
+    feedback = manifest.feedback_rows(paths.RAW_FEEDBACK, root)
     log = manifest.read_sets_log(paths.RAW_SETS)
     set_images, report, excluded = manifest.set_rows(log, paths.RAW_SETS, root, labelled)
-    table = manifest.build([figures, custom, set_images])
+    table = manifest.build([figures, custom, set_images, feedback])
     io.write_csv(paths.MANIFEST, table)
     report = {
         "images": int(len(table)),
         "minifigure_images": int(len(figures)),
         "minifigures_with_theme": int(figures["theme"].notna().sum()) if len(figures) else 0,
         "custom_images": int(len(custom)),
+        "feedback_images": int(len(feedback)),
         **report,
         "excluded_sets": EXCLUDED.relative_to(paths.PROJECT_ROOT).as_posix(),
     }

@@ -1,13 +1,15 @@
 """DVC stage `predict@<task>`: batch-classify a folder with the registry's `champion` → `data/predictions/<task>.csv`.
 
-Files that are not readable images are skipped and listed with their reason in `data/predictions/<task>_rejects.csv`.
+Files that are not readable images are skipped and listed with their reason in `data/predictions/<task>_rejects.csv`;
+the answers a person should look at (every "unknown", then the least confident) go to
+`data/predictions/<task>_review.csv`, the upload page's review queue.
 """
 
 import sys
 
 from pipeline import cli, io, params, paths, registry, tracking
 from pipeline.manifest import TASKS
-from pipeline.prediction import predict_folder
+from pipeline.prediction import predict_folder, review_queue
 
 
 def main() -> None:
@@ -28,11 +30,16 @@ def main() -> None:
         raise io.DataError(f"params.yaml: predict.input.{task}: {exc}") from None
     target = paths.PREDICTIONS / f"{task}.csv"
     rejects = paths.PREDICTIONS / f"{task}_rejects.csv"
+    review = paths.PREDICTIONS / f"{task}_review.csv"
+    queue = review_queue(result.predictions, folder, config.predict.review)
     io.write_csv(target, result.predictions)
     io.write_csv(rejects, result.rejects)
+    io.write_csv(review, queue)
+    unknown = int((queue["reason"] == "unknown").sum())
     print(
         f"predict@{task}: {len(result.predictions)} of {result.files} files classified by {uri} → {target}; "
-        f"{len(result.rejects)} skipped as unreadable (listed with reasons in {rejects})"
+        f"{len(result.rejects)} skipped as unreadable (listed with reasons in {rejects}); "
+        f"{len(queue)} to review ({unknown} unknown) → {review}"
     )
 
 

@@ -19,6 +19,7 @@ PROJECT_FILES = [
     ".dvcignore",
     ".dvc/config",
     ".dvc/.gitignore",
+    "data/feedback/README.md",  # the feedback stage's folder must exist
 ]
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
 

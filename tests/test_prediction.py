@@ -116,3 +116,25 @@ def test_only_a_folder_with_nothing_readable_is_an_error(classifier, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="empty: no files to classify"):
         predict_folder(classifier, tmp_path / "empty", batch=4, top_k=1)
+
+
+def test_the_review_queue_holds_every_unknown_then_the_least_confident(tmp_path):
+    import pandas as pd
+
+    from pipeline.prediction import review_queue
+
+    predictions = pd.DataFrame(
+        {
+            "path": ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"],
+            "label": ["x", "unknown", "y", "unknown", "x"],
+            "confidence": [0.9, 0.2, 0.5, 0.3, 0.6],
+            "top5": ["[]"] * 5,
+        }
+    )
+    queue = review_queue(predictions, tmp_path / "photos", size=2)
+    assert queue["file"].tolist() == [
+        (tmp_path / "photos" / p).as_posix() for p in ["b.jpg", "d.jpg", "c.jpg", "e.jpg"]
+    ]
+    assert queue["reason"].tolist() == ["unknown", "unknown", "least confident", "least confident"]
+    assert list(queue.columns) == ["file", "reason", "label", "confidence", "top5"]
+    assert review_queue(predictions, tmp_path, size=0)["label"].eq("unknown").all()

@@ -158,3 +158,69 @@ def test_refit_trains_on_validation_images_too_but_never_on_test():
         report["test_version"] == plain_report["test_version"]
         and report["data_version"] != plain_report["data_version"]
     )
+
+
+def feedback(per_class: dict[str, int]) -> pd.DataFrame:
+    """People's corrections: rows with bytes of their own (hashes the sources do not have)."""
+    records = [
+        {"path": f"fb/{label}/{i}.jpg", "sha256": hashlib.sha256(f"feedback {label}{i}".encode()).hexdigest(),
+         "label": label, "split_hint": None, "source": "feedback"}
+        for label, n in per_class.items() for i in range(n)
+    ]  # fmt: skip
+    return pd.DataFrame(records)
+
+
+def test_feedback_goes_to_train_and_never_moves_a_source_image():
+    sources = rows({"a": 20, "b": 10, "c": 5}).assign(source="minifigures")
+    before, _ = assign(sources, SETTINGS, seed=1)
+    assigned, report = assign(pd.concat([sources, feedback({"a": 3, "b": 2})], ignore_index=True), SETTINGS, seed=1)
+    added = assigned[assigned["source"] == "feedback"]
+    assert len(added) == 5 and set(added["split"]) == {"train"}
+    kept = assigned[assigned["source"] != "feedback"]
+    assert kept.set_index("path")["split"].sort_index().equals(before.set_index("path")["split"].sort_index())
+    assert report["test_version"] == assign(sources, SETTINGS, seed=1)[1]["test_version"]
+    assert report["data_version"] != assign(sources, SETTINGS, seed=1)[1]["data_version"]
+    assert report["feedback"]["added"] == {"train": 5, "val": 0, "calibration": 0}
+
+
+def test_feedback_of_an_image_the_sources_hold_is_dropped_so_a_test_photo_stays_test_only():
+    sources = rows({"a": 20, "b": 10}).assign(source="minifigures")
+    before, _ = assign(sources, SETTINGS, seed=1)
+    test_photo = before[before["split"] == "test"].iloc[0]
+    relabelled = pd.DataFrame(
+        [{"path": "fb/b/x.jpg", "sha256": test_photo["sha256"], "label": "b", "source": "feedback"}]
+    )
+    assigned, report = assign(pd.concat([sources, relabelled], ignore_index=True), SETTINGS, seed=1)
+    assert (assigned["sha256"] == test_photo["sha256"]).sum() == 1  # still the one test image, still labelled a
+    assert assigned.loc[assigned["sha256"] == test_photo["sha256"], "split"].item() == "test"
+    assert report["feedback"]["already_in_sources"] == 1 and report["feedback"]["added"]["train"] == 0
+
+
+def test_a_new_class_from_feedback_waits_for_enough_images_then_gets_val_but_no_test():
+    sources = rows({"a": 20, "b": 10}).assign(source="minifigures")
+    _, report = assign(pd.concat([sources, feedback({"zed": 2})], ignore_index=True), SETTINGS, seed=1)
+    assert report["feedback"]["new_classes_waiting"] == {"zed": 2} and report["classes"] == 2
+    assigned, report = assign(pd.concat([sources, feedback({"zed": 6})], ignore_index=True), SETTINGS, seed=1)
+    zed = assigned[assigned["label"] == "zed"]["split"].value_counts().to_dict()
+    assert report["classes"] == 3 and report["feedback"]["new_classes"] == ["zed"]
+    assert "test" not in zed and zed["val"] >= 1 and zed["train"] >= 1
+
+
+def test_feedback_images_are_deduplicated_by_content():
+    sources = rows({"a": 20, "b": 10}).assign(source="minifigures")
+    twice = feedback({"a": 1})
+    twice = pd.concat([twice, twice.assign(path="fb/a/copy.jpg")], ignore_index=True)
+    assigned, report = assign(pd.concat([sources, twice], ignore_index=True), SETTINGS, seed=1)
+    assert (assigned["source"] == "feedback").sum() == 1 and report["feedback"]["images"] == 2
+
+
+def test_feedback_filed_under_a_folder_name_keeps_the_source_class_name():
+    manifest = pd.DataFrame(
+        {
+            "source": ["sets", "sets", "feedback"],
+            "theme_group": ["Technic/Bionicle", "Bulk Bricks", "Technic-Bionicle"],
+            "path": ["a", "b", "c"],
+        }
+    )
+    labelled = task_rows(manifest, TASKS["theme"])
+    assert labelled["label"].tolist() == ["Technic-Bionicle", "Bulk Bricks", "Technic-Bionicle"]
