@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.…` through DVC: the project's environment must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test ui serve lint bench clean real-minifigures real-themes
+.PHONY: install run test ui serve app lint bench clean real-minifigures real-themes
 
 install: $(VENV)/.installed
 
@@ -26,9 +26,12 @@ ui: install           ## MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
 TASK ?= minifigure
-PORT ?= 5001
+HOST ?= 127.0.0.1
 serve: install        ## REST API for a task's champion: make serve TASK=minifigure PORT=5001 (127.0.0.1)
-	python -m pipeline.serving --task $(TASK) --port $(PORT)
+	python -m pipeline.serving --task $(TASK) --host $(HOST) --port $(or $(PORT),5001)
+
+app: install          ## upload page for the champions: make app PORT=8501 (127.0.0.1; HOST=0.0.0.0 to share)
+	python -m pipeline.app --host $(HOST) --port $(or $(PORT),8501)
 
 lint: install         ## ruff check + ruff format --check (also run by `make test`)
 	ruff check .

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -95,7 +96,15 @@ class LegoClassifier(mlflow.pyfunc.PythonModel):
     ) -> tuple[pd.DataFrame, list[UnreadableImage | None]]:
         """`predict`'s answer for files, encoded bytes or decoded BGR arrays: one row per readable source, and per
         source `None` or the `UnreadableImage` saying why it has no row."""
-        raw, _, verdicts = self.model.classify(sources, batch, progress)
+        answers, _, verdicts = self.answer_and_embed(sources, k, batch, progress)
+        return answers, verdicts
+
+    def answer_and_embed(
+        self, sources: Sequence[Source], k: int = 5, batch: int = 32, progress: str | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray | None, list[UnreadableImage | None]]:
+        """`answer`, with the penultimate-layer embedding of each answered source beside it (None for a version
+        registered before the ONNX export): what "the most similar training images" are looked up by."""
+        raw, embeddings, verdicts = self.model.classify(sources, batch, progress)
         probs = self.calibration.apply(raw)
         ranked = list(top_k(probs, self.names, k))
         answers = pd.DataFrame(
@@ -107,7 +116,7 @@ class LegoClassifier(mlflow.pyfunc.PythonModel):
                 "probabilities": [row.astype(float).tolist() for row in probs],
             }
         )
-        return answers, verdicts
+        return answers, embeddings, verdicts
 
 
 def log_model(

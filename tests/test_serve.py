@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,17 +17,9 @@ import requests
 
 import mlflow
 from pipeline import registry
-from pipeline.evaluation import labelled_images
-from pipeline.params import Train
 from pipeline.paths import PROJECT_ROOT
-from pipeline.training import train
-from tests.conftest import colour_classes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.registered import register_champion
+from tests.servers import free_port, wait_until_answering
 
 
 def files_under(root: Path) -> dict[str, int]:
@@ -45,21 +35,8 @@ def set_writable(root: Path, writable: bool) -> None:
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
-    data = colour_classes(root / "data", {"train": 6, "val": 2, "test": 2})
-    settings = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=6, workers=0)
-    result = train(settings, data, root / "run", seed=0)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    try:
-        experiment = mlflow.create_experiment("serve", artifact_location=(root / "artifacts").as_uri())
-        with mlflow.start_run(experiment_id=experiment):
-            test = labelled_images(data / "test")
-            example = test["path"].iloc[0].read_bytes()
-            info, classes = registry.log_model([result.weights], [result.onnx], "minifigure", example)
-        mlflow.MlflowClient().set_registered_model_alias("lego-minifigure", "champion", info.registered_model_version)
-    finally:
-        mlflow.set_tracking_uri(None)
-    return uri, root / "artifacts", classes, list(test["path"])
+    champion = register_champion(root / "data", root)
+    return champion.uri, champion.artifacts, champion.classes, champion.test_images
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +52,7 @@ def server(registered):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow models serve exited: {process.stdout.read()[-2000:]}")
-            try:
-                if requests.get(f"{base}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow models serve did not answer /ping within 120 s")
+        wait_until_answering(process, f"{base}/ping", "mlflow models serve")
         yield base, classes, images
     finally:
         process.terminate()

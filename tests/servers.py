@@ -1,0 +1,30 @@
+"""Server processes the tests start on loopback: a free port, and waiting until one answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_answering(process: subprocess.Popen, url: str, what: str, timeout: float = 120) -> None:
+    """Poll `url` until it answers 200; fail with the process's last output if it exits first, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited: {process.stdout.read()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    pytest.fail(f"{what} did not answer {url} within {timeout:.0f} s")
