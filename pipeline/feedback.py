@@ -29,13 +29,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipeline.calibration import UNKNOWN
 from pipeline.io import IMAGE_SUFFIXES, atomic_path, list_images, reset_dir
 from pipeline.params import Validate
 
 CSV_NAME = "corrections.csv"
 COLUMNS = ["time", "sha256", "label", "verdict", "predicted", "confidence", "model_version", "file"]
 MAX_CLASS_NAME = 64
-RESERVED = {"unknown"}  # the model's own "none of these" answer is not a class
+RESERVED = {UNKNOWN}  # the model's own "none of these" answer is not a class
 _SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
 

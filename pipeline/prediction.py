@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.calibration import UNKNOWN
 from pipeline.io import DataError, list_files
 
 
@@ -42,9 +43,6 @@ def predict_folder(classifier, folder: Path, batch: int, top_k: int, desc: str =
         {"path": readable, "label": answers["label"], "confidence": answers["confidence"].round(6), f"top{top_k}": top}
     )
     return FolderPredictions(predictions, pd.DataFrame(rejects, columns=["path", "reason"]), files=len(files))
-
-
-UNKNOWN = "unknown"  # the label of an answer below the model's confidence threshold (pipeline.calibration)
 
 
 def review_queue(predictions: pd.DataFrame, folder: Path, size: int) -> pd.DataFrame:

@@ -9,6 +9,7 @@ two-member ensemble from training to the registry and predictions.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -264,6 +265,35 @@ def test_second_repro_is_a_no_op_and_experiment_reruns_only_training_onwards(run
     assert experiments, "dvc exp show lists no experiment"
     metrics = experiments[0]["revs"][0]["data"]["metrics"]
     assert "reports/evaluate/minifigure/metrics.json" in metrics
+
+
+def test_a_correction_from_the_page_is_trained_on_by_the_next_repro(repo, runs, env):
+    """The loop from a wrong answer to a retrained, re-registered model is one `dvc repro`: a correction filed by the
+    page's own code lands in train (only), retrains the minifigure model alone and registers a new version."""
+    from PIL import Image
+
+    from pipeline import feedback
+    from pipeline.params import Validate
+
+    train = sorted((repo / "data" / "yolo" / "minifigure" / "train").rglob("*.jpg"))
+    right, wrong = train[0].parent.name, train[-1].parent.name
+    photo = io.BytesIO()  # a new photo of a known character: a training image, mirrored (other bytes)
+    Image.open(train[0]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo, format="JPEG")
+    saved = feedback.save(repo / "data" / "feedback", "minifigure", photo.getvalue(), right, predicted=wrong,
+                          confidence=0.3, model_version="2", known=[right, wrong], limits=Validate())  # fmt: skip
+    before = len(client(repo).search_model_versions("name='lego-minifigure'"))
+    loop = sh(["dvc", "repro"], repo, env[0])
+    ran = {line.split("'")[1] for line in loop.stdout.splitlines() if line.startswith("Running stage")}
+    assert {"feedback", "label", "split@minifigure", "train@minifigure", "register@minifigure"} <= ran
+    assert "train@theme" not in ran  # the theme task's data did not change
+    report = json.loads((repo / "reports" / "split" / "minifigure.json").read_text())
+    assert report["feedback"]["images"] == 1 and report["feedback"]["added"]["train"] == 1
+    table = pd.read_csv(repo / "data" / "yolo" / "minifigure" / "split.csv")
+    filed = table[table["sha256"] == saved.path.stem]
+    assert filed["split"].tolist() == ["train"] and filed["label"].tolist() == [right]
+    assert len(client(repo).search_model_versions("name='lego-minifigure'")) == before + 1
+    queue = pd.read_csv(repo / "data" / "predictions" / "minifigure_review.csv")
+    assert list(queue.columns[:3]) == ["file", "reason", "label"]
 
 
 def test_no_network_contact(runs, env):
