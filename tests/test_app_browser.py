@@ -1,7 +1,7 @@
 """`make app` in a real browser: Debian's Chromium, headless, driven by Playwright, against the real Streamlit
 process on loopback, on a copy of the project with a registered champion. Upload a photo and see the champion's
 label; correct it and find it saved; refusals for a non-image, an oversized upload and a path-escaping class
-name; the review queue; 8 visitors at once; and not one request leaves 127.0.0.1.
+name; the review queue; 8 visitors at once, served by one model loaded once; and not one request leaves 127.0.0.1.
 
 Skipped with one line where no Chromium is installed (`.ci/run` installs Debian's `chromium`, so CI runs it).
 """
@@ -93,6 +93,7 @@ def app(project):
             process.kill()
             out, _ = process.communicate()
         assert "Traceback" not in out, out[-3000:]
+        assert out.count("app: loaded lego-minifigure v1") == 1, out[-3000:]  # once, for every visitor
 
 
 @pytest.fixture(scope="module")

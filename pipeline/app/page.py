@@ -21,7 +21,9 @@ QUEUE_PAGE = 12  # review-queue images per page
 
 @st.cache_resource(show_spinner="Loading the champion…", max_entries=8)
 def load_champion(task: str, version: str) -> champions.Champion:
-    return champions.load(task, version)
+    model = champions.load(task, version)
+    print(f"app: loaded {champions.registry.model_name(task)} v{version} ({len(model.names)} classes)", flush=True)
+    return model
 
 
 @st.cache_data(max_entries=4)
