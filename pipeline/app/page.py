@@ -121,7 +121,11 @@ def correction(answer: champions.Answer, model: champions.Champion, config: para
     st.info(message)
 
 
-def card(answer: champions.Answer, model: champions.Champion, config: params.Params, note: str | None = None) -> None:
+def card(
+    answer: champions.Answer, model: champions.Champion, config: params.Params, slot: str, note: str | None = None
+) -> None:
+    """One upload's answer and its correction form; `slot` keeps the form's widgets apart from every other card's
+    (the same photo dropped twice is two cards)."""
     with st.container(border=True):
         st.markdown(f"**{answer.name}**" + (f" · {note}" if note else ""))
         if answer.error:
@@ -134,7 +138,7 @@ def card(answer: champions.Answer, model: champions.Champion, config: params.Par
             verdict(answer, model)
             similar(answer)
         with fix:
-            correction(answer, model, config, f"{model.task}-{model.version}-{answer.sha256[:16]}")
+            correction(answer, model, config, f"{model.task}-{model.version}-{slot}-{answer.sha256[:16]}")
 
 
 def uploads_view(model: champions.Champion, config: params.Params) -> None:
@@ -151,8 +155,8 @@ def uploads_view(model: champions.Champion, config: params.Params) -> None:
     if not items:
         st.caption("The answers appear here, with the right class to pick if the model is wrong.")
         return
-    for answer in champions.answer(model, items, config.app.similar, limit * 1_000_000):
-        card(answer, model, config)
+    for index, answer in enumerate(champions.answer(model, items, config.app.similar, limit * 1_000_000)):
+        card(answer, model, config, f"upload{index}")
 
 
 def queue_view(model: champions.Champion, config: params.Params) -> None:
@@ -183,10 +187,9 @@ def queue_view(model: champions.Champion, config: params.Params) -> None:
             st.warning(f"{row['file']}: no longer there")
     items = [(str(row["file"]), row["path"].read_bytes()) for row in present]
     notes = [f"queued: {row['reason']} ({float(row['confidence']):.1%})" for row in present]
-    for answer, note in zip(
-        champions.answer(model, items, config.app.similar, config.app.max_upload_mb * 1_000_000), notes
-    ):
-        card(answer, model, config, note)
+    answers = champions.answer(model, items, config.app.similar, config.app.max_upload_mb * 1_000_000)
+    for index, (answer, note) in enumerate(zip(answers, notes)):
+        card(answer, model, config, f"queue{(page - 1) * QUEUE_PAGE + index}", note)
 
 
 def main() -> None:
