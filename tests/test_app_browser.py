@@ -35,7 +35,7 @@ from pipeline.prediction import review_queue  # noqa: E402
 from tests.conftest import guarded_environment  # noqa: E402
 from tests.project_repo import make_repo  # noqa: E402
 from tests.registered import register_champion  # noqa: E402
-from tests.servers import free_port, wait_until_answering  # noqa: E402
+from tests.servers import free_port, listening_addresses, wait_until_answering  # noqa: E402
 
 SCREENSHOT = os.environ.get("LEGO_APP_SCREENSHOT")  # also save the screenshot there (the README's docs/app.png)
 CHROMIUM_ARGS = [  # the machine's closed network: no background, sync or update connections at all
@@ -84,6 +84,7 @@ def app(project):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(process, f"{base}/_stcore/health", "the page's server")
+        assert listening_addresses(port) == {"127.0.0.1"}  # this machine only, unless told otherwise
         yield base
     finally:
         process.terminate()
