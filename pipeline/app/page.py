@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pipeline import feedback, params, paths, tracking
+from pipeline import feedback, params, paths, registry, tracking
 from pipeline.app import champion as champions
 from pipeline.calibration import UNKNOWN
 from pipeline.io import DataError
@@ -22,7 +22,7 @@ QUEUE_PAGE = 12  # review-queue images per page
 @st.cache_resource(show_spinner="Loading the champion…", max_entries=8)
 def load_champion(task: str, version: str) -> champions.Champion:
     model = champions.load(task, version)
-    print(f"app: loaded {champions.registry.model_name(task)} v{version} ({len(model.names)} classes)", flush=True)
+    print(f"app: loaded {registry.model_name(task)} v{version} ({len(model.names)} classes)", flush=True)
     return model
 
 
