@@ -24,6 +24,7 @@ METRIC_LABELS = {
     "balanced_accuracy": "balanced accuracy (mean per-class recall)",
     "ece": "expected calibration error (lower is better)",
     "ece_uncalibrated": "ECE before the temperature",
+    "ece_perfect_calibration": "ECE a perfectly calibrated model would show on this test split (sampling alone)",
     "nll": "negative log-likelihood (lower is better)",
     "nll_uncalibrated": "NLL before the temperature",
     "answered": 'share answered (not "unknown")',

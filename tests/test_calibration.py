@@ -64,3 +64,24 @@ def test_fit_stores_what_it_was_fitted_on_and_round_trips():
     fitted = calibration.fit(probs, y, recall=0.9, held_out=True)
     assert fitted.images == 500 and fitted.held_out and fitted.nll_after < fitted.nll_before
     assert Calibration.from_json(fitted.to_json()) == fitted
+
+
+def test_the_perfect_calibration_ece_is_the_reports_ece_of_a_calibrated_draw():
+    from pipeline.calibration_report import perfect_calibration_ece
+
+    confidence = np.random.default_rng(3).uniform(0.3, 1.0, 64)
+    draw = np.random.default_rng(7).random((1, 64)) < confidence  # the same stream the function draws from
+    assert perfect_calibration_ece(confidence, draws=1, seed=7) == pytest.approx(
+        expected_calibration_error(confidence, draw[0]), abs=1e-12
+    )
+
+
+def test_a_small_test_split_cannot_show_a_small_ece_even_when_perfectly_calibrated():
+    from pipeline.calibration_report import perfect_calibration_ece
+
+    # one bin at 0.8: E|Binomial(n, 0.8)/n - 0.8| ≈ sqrt(2/π)·sqrt(0.16/n)
+    for n in (64, 1000):
+        expected = np.sqrt(2 / np.pi) * np.sqrt(0.16 / n)
+        assert perfect_calibration_ece(np.full(n, 0.8)) == pytest.approx(expected, rel=0.08)
+    spread = np.random.default_rng(0).uniform(0.5, 1.0, 2000)  # confidences over several bins
+    assert perfect_calibration_ece(spread[:64]) > 0.05 > perfect_calibration_ece(spread)

@@ -129,7 +129,9 @@ def test_evaluation_metrics_and_plots(repo, runs):
         assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
         fitted = json.loads((repo / "reports" / "calibrate" / f"{task}.json").read_text())
         assert fitted["held_out"] and fitted["images"] > 0 and fitted["in_distribution_recall"] == 0.95
-        assert {"ece", "ece_uncalibrated", "nll", "nll_uncalibrated", "answered"} <= set(metrics)
+        assert {"ece", "ece_uncalibrated", "ece_perfect_calibration", "nll", "nll_uncalibrated", "answered"} <= set(
+            metrics
+        )
         assert metrics["temperature"] == fitted["temperature"] and 0 < metrics["answered"] <= 1
         for plot in ("reliability.png", "reliability_uncalibrated.png", "risk_coverage.png"):
             assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
