@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.calibration import Calibration, nll, risk_coverage
+from pipeline.reliability import perfect_calibration_ece
 
 
 def calibration_metrics(
@@ -26,20 +27,6 @@ def calibration_metrics(
         "answered": float(answered.mean()),
         "answered_top1": float(correct[answered].mean()) if answered.any() else float("nan"),
     }
-
-
-def perfect_calibration_ece(confidence: np.ndarray, bins: int = 10, draws: int = 2000, seed: int = 0) -> float:
-    """The ECE that a perfectly calibrated model with these test confidences shows on this many images from sampling
-    alone: the mean over seeded draws of right/wrong ~ Bernoulli(confidence), binned as `pipeline.report` bins.
-    On a small test split it is far from 0 (64 images at ~85% confidence: ~0.08), so an ECE near it is as low as
-    the split can tell, and a target below it cannot be measured there."""
-    from pipeline.report import _bin_index
-
-    confidence = np.asarray(confidence, dtype=float)
-    correct = np.random.default_rng(seed).random((draws, len(confidence))) < confidence
-    in_bin = np.eye(bins)[_bin_index(confidence, bins)]  # (images, bins)
-    gaps = (correct - confidence) @ in_bin  # per draw and bin: Σ (right − confidence)
-    return float(np.abs(gaps).sum(axis=1).mean() / len(confidence))
 
 
 def plot_risk_coverage(confidence: np.ndarray, correct: np.ndarray, threshold: float, title: str, target: Path) -> None:

@@ -1,7 +1,8 @@
 """A per-task evaluation report people can read at a glance: calibration, worst classes, confusions, mistakes.
 
-Pure tables first (ECE, reliability bins, top confusions, group accuracy), then plots, then `write_report`,
-which ties them together in one Markdown page beside the confusion matrix the caller writes.
+Pure tables first (top confusions, group accuracy; ECE and reliability bins are `pipeline.reliability`'s), then
+plots, then `write_report`, which ties them together in one Markdown page beside the confusion matrix the caller
+writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.io import atomic_path, write_csv, write_text
+from pipeline.reliability import expected_calibration_error, plot_reliability, reliability_table
 
 METRIC_LABELS = {
     "top1": "top-1 accuracy",
@@ -34,49 +36,6 @@ METRIC_LABELS = {
     "classes": "classes",
 }
 BASELINE_PREFIX = "baseline_"
-
-
-def _bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
-    """Equal-width bins over [0, 1], right-closed ((0.1, 0.2] is one bin) with 0 in the first."""
-    index = np.ceil(np.asarray(confidence, dtype=float) * bins).astype(int) - 1
-    return np.clip(index, 0, bins - 1)
-
-
-def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Accuracy and mean confidence per confidence bin; every bin is listed, empty ones with NaN."""
-    confidence = np.asarray(confidence, dtype=float)
-    correct = np.asarray(correct, dtype=float)
-    if confidence.shape != correct.shape:
-        raise ValueError(f"confidence {confidence.shape} and correct {correct.shape} differ in shape")
-    index = _bin_index(confidence, bins)
-    count = np.bincount(index, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        accuracy = np.bincount(index, weights=correct, minlength=bins) / count
-        mean_confidence = np.bincount(index, weights=confidence, minlength=bins) / count
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    return pd.DataFrame(
-        {
-            "bin": np.arange(bins),
-            "lower": edges[:-1],
-            "upper": edges[1:],
-            "count": count,
-            "accuracy": accuracy,
-            "confidence": mean_confidence,
-        }
-    )
-
-
-def _ece_from_table(table: pd.DataFrame) -> float:
-    filled = table[table["count"] > 0]
-    total = filled["count"].sum()
-    return float((filled["count"] / total * (filled["accuracy"] - filled["confidence"]).abs()).sum())
-
-
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """Count-weighted mean |accuracy - confidence| over equal-width bins: how far "0.9 sure" is from 90 % right."""
-    if len(confidence) == 0:
-        raise ValueError("expected calibration error needs at least one prediction")
-    return _ece_from_table(reliability_table(confidence, correct, bins))
 
 
 def top_confusions(matrix: np.ndarray, names: Sequence[str], k: int = 10) -> pd.DataFrame:
@@ -163,40 +122,6 @@ def plot_per_class(table: pd.DataFrame, title: str, target: Path) -> None:
     note = f"\n({missing} classes without test images omitted)" if missing else ""
     ax.set_title(f"{title}{note}", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    _save(fig, target)
-
-
-def plot_reliability(table: pd.DataFrame, ece: float, title: str, target: Path) -> None:
-    """Reliability diagram: bars below the diagonal mean overconfidence; the lower panel shows how much data each bin has."""
-    plt = _pyplot()
-    fig, (ax, counts) = plt.subplots(
-        2, 1, figsize=(6, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08}
-    )
-    width = float((table["upper"] - table["lower"]).iloc[0]) if len(table) else 0.1
-    centre = (table["lower"] + table["upper"]) / 2
-    filled = table["count"] > 0
-    ax.bar(centre[filled], table.loc[filled, "accuracy"], width=width * 0.95, color="#4C72B0", label="accuracy")
-    gap = table.loc[filled, "confidence"] - table.loc[filled, "accuracy"]
-    ax.bar(
-        centre[filled],
-        gap,
-        bottom=table.loc[filled, "accuracy"],
-        width=width * 0.95,
-        facecolor="none",
-        edgecolor="#C44E52",
-        hatch="//",
-        label="gap to mean confidence",
-    )
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(f"{title}\nECE = {ece:.3f}", fontsize=11)
-    counts.bar(centre, table["count"], width=width * 0.95, color="grey")
-    counts.set_ylabel("images")
-    counts.set_xlabel("confidence (top-1 probability)")
-    fig.subplots_adjust(left=0.13, right=0.97, top=0.9, bottom=0.09)
     _save(fig, target)
 
 

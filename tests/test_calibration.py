@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import calibration
 from pipeline.calibration import UNKNOWN, Calibration
-from pipeline.report import expected_calibration_error
+from pipeline.reliability import expected_calibration_error
 
 
 def overconfident(n: int = 4000, classes: int = 5, true_temperature: float = 2.5, seed: int = 0):
@@ -67,7 +67,7 @@ def test_fit_stores_what_it_was_fitted_on_and_round_trips():
 
 
 def test_the_perfect_calibration_ece_is_the_reports_ece_of_a_calibrated_draw():
-    from pipeline.calibration_report import perfect_calibration_ece
+    from pipeline.reliability import perfect_calibration_ece
 
     confidence = np.random.default_rng(3).uniform(0.3, 1.0, 64)
     draw = np.random.default_rng(7).random((1, 64)) < confidence  # the same stream the function draws from
@@ -77,7 +77,7 @@ def test_the_perfect_calibration_ece_is_the_reports_ece_of_a_calibrated_draw():
 
 
 def test_a_small_test_split_cannot_show_a_small_ece_even_when_perfectly_calibrated():
-    from pipeline.calibration_report import perfect_calibration_ece
+    from pipeline.reliability import perfect_calibration_ece
 
     # one bin at 0.8: E|Binomial(n, 0.8)/n - 0.8| ≈ sqrt(2/π)·sqrt(0.16/n)
     for n in (64, 1000):

@@ -10,16 +10,8 @@ import pytest
 from PIL import Image
 
 from pipeline.evaluation import summarise
-from pipeline.report import (
-    expected_calibration_error,
-    group_accuracy,
-    plot_mistakes,
-    plot_per_class,
-    plot_reliability,
-    reliability_table,
-    top_confusions,
-    write_report,
-)
+from pipeline.reliability import expected_calibration_error, plot_reliability, reliability_table
+from pipeline.report import group_accuracy, plot_mistakes, plot_per_class, top_confusions, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
