@@ -30,7 +30,7 @@ from pathlib import Path
 from PIL import Image
 
 from pipeline.calibration import UNKNOWN
-from pipeline.io import IMAGE_SUFFIXES, atomic_path, list_images, reset_dir
+from pipeline.io import atomic_path, list_images, reset_dir
 from pipeline.params import Validate
 
 CSV_NAME = "corrections.csv"
@@ -163,7 +163,7 @@ def images(folder: Path) -> list[tuple[str, Path]]:
     found = []
     for path in list_images(folder):
         parts = path.relative_to(folder).parts
-        if len(parts) == 2 and not parts[0].startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES:
+        if len(parts) == 2 and not parts[0].startswith("."):  # list_images already keeps image suffixes only
             found.append((parts[0], path))
     return found
 

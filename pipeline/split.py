@@ -58,20 +58,10 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
     source_has_test = bool((unique["split_hint"] == "test").any())
     parts = []
     for label, group in unique.groupby("label", sort=True):
-        rng = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
         fixed = group[group["split_hint"].isin(["test", "val"])].assign(split=lambda g: g["split_hint"])
-        free = group.drop(fixed.index)
-        free = free.iloc[rng.permutation(len(free))]
         n_test = 0 if source_has_test else max(1, round(settings.test_fraction * len(group)))
-        wanted_val = max(settings.min_val_per_class, round(settings.val_fraction * len(group)))
-        n_val = 0 if (fixed["split"] == "val").any() else wanted_val
-        n_val = min(n_val, max(0, len(free) - 1))
-        n_test = min(n_test, max(0, len(free) - n_val - 1))
-        n_cal = max(1, round(settings.calibration_fraction * len(group))) if settings.calibration_fraction else 0
-        n_cal = min(n_cal, max(0, len(free) - n_val - n_test - 1))
-        n_train = len(free) - n_test - n_val - n_cal
-        split = ["test"] * n_test + ["val"] * n_val + ["calibration"] * n_cal + ["train"] * n_train
-        parts += [fixed, free.assign(split=split)]
+        has_val = (fixed["split"] == "val").any()
+        parts += [fixed, carve(label, group.drop(fixed.index), len(group), settings, seed, n_test, not has_val)]
     assigned = pd.concat(parts)
     # Ultralytics trains on train/ and validates on val/ with one class list: every class needs both.
     present = assigned.groupby("label")["split"].agg(set)
@@ -97,6 +87,23 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
     return assigned, report
 
 
+def carve(
+    label: str, free: pd.DataFrame, size: int, settings: Split, seed: int, n_test: int, with_val: bool
+) -> pd.DataFrame:
+    """One class's `free` rows, shuffled with the class's own seed, into up to `n_test` test images, validation
+    (with `with_val`) and calibration images (fractions of the class's `size` images), the rest train; each
+    count is capped so that at least one image is left to train on."""
+    rng = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
+    free = free.iloc[rng.permutation(len(free))]
+    n_val = max(settings.min_val_per_class, round(settings.val_fraction * size)) if with_val else 0
+    n_val = min(n_val, max(0, len(free) - 1))
+    n_test = min(n_test, max(0, len(free) - n_val - 1))
+    n_cal = max(1, round(settings.calibration_fraction * size)) if settings.calibration_fraction else 0
+    n_cal = min(n_cal, max(0, len(free) - n_val - n_test - 1))
+    n_train = len(free) - n_test - n_val - n_cal
+    return free.assign(split=["test"] * n_test + ["val"] * n_val + ["calibration"] * n_cal + ["train"] * n_train)
+
+
 def add_feedback(
     assigned: pd.DataFrame, feedback: pd.DataFrame, sources: pd.DataFrame, settings: Split, seed: int
 ) -> tuple[pd.DataFrame, dict]:
@@ -117,13 +124,7 @@ def add_feedback(
         if len(group) < settings.min_per_class:
             waiting[str(label)] = int(len(group))
             continue
-        rng = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
-        group = group.iloc[rng.permutation(len(group))]
-        n_val = min(max(settings.min_val_per_class, round(settings.val_fraction * len(group))), len(group) - 1)
-        n_cal = max(1, round(settings.calibration_fraction * len(group))) if settings.calibration_fraction else 0
-        n_cal = min(n_cal, max(0, len(group) - n_val - 1))
-        split = ["val"] * n_val + ["calibration"] * n_cal + ["train"] * (len(group) - n_val - n_cal)
-        parts.append(group.assign(split=split))
+        parts.append(carve(label, group, len(group), settings, seed, n_test=0, with_val=True))
         new_classes.append(str(label))
     added = pd.concat(parts)
     report = {

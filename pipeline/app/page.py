@@ -26,6 +26,13 @@ def load_champion(task: str, version: str) -> champions.Champion:
     return model
 
 
+@st.cache_data(max_entries=256, show_spinner="Classifying…")
+def answers(task: str, version: str, items: list[tuple[str, bytes]], similar: int, max_bytes: int, _model):
+    """The champion's answers for these uploads: computed once per version and content, not again on every
+    rerun (each click re-runs the script: a correction would otherwise classify every photo on the page again)."""
+    return champions.answer(_model, items, similar, max_bytes)
+
+
 @st.cache_data(max_entries=4)
 def dataset_images(task: str, stamp: float) -> dict[str, tuple[str, str]]:
     return champions.dataset_images(task)
@@ -155,7 +162,8 @@ def uploads_view(model: champions.Champion, config: params.Params) -> None:
     if not items:
         st.caption("The answers appear here, with the right class to pick if the model is wrong.")
         return
-    for index, answer in enumerate(champions.answer(model, items, config.app.similar, limit * 1_000_000)):
+    found = answers(model.task, model.version, items, config.app.similar, limit * 1_000_000, model)
+    for index, answer in enumerate(found):
         card(answer, model, config, f"upload{index}")
 
 
@@ -187,8 +195,8 @@ def queue_view(model: champions.Champion, config: params.Params) -> None:
             st.warning(f"{row['file']}: no longer there")
     items = [(str(row["file"]), row["path"].read_bytes()) for row in present]
     notes = [f"queued: {row['reason']} ({float(row['confidence']):.1%})" for row in present]
-    answers = champions.answer(model, items, config.app.similar, config.app.max_upload_mb * 1_000_000)
-    for index, (answer, note) in enumerate(zip(answers, notes)):
+    found = answers(model.task, model.version, items, config.app.similar, config.app.max_upload_mb * 1_000_000, model)
+    for index, (answer, note) in enumerate(zip(found, notes)):
         card(answer, model, config, f"queue{(page - 1) * QUEUE_PAGE + index}", note)
 
 
