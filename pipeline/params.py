@@ -28,12 +28,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def project_path(value: str) -> Path:
+    """A path from params.yaml: relative ones are relative to the project root, `~` is expanded."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 def _existing_path(value: str | None, what: str) -> Path | None:
     if value is None:
         return None
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
+    path = project_path(value)
     if not path.exists():
         raise ValueError(f"{what} does not exist: {path}")
     return path
@@ -113,8 +117,7 @@ class FeedbackSource(Strict):
 
     @property
     def resolved_path(self) -> Path:
-        path = Path(self.path).expanduser()
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return project_path(self.path)
 
 
 class Sources(Strict):
@@ -247,8 +250,7 @@ class Predict(Strict):
     def input_dir(self, task: str) -> Path:
         if task not in self.input:
             raise ParamsError(f"params.yaml: predict.input has no folder for task '{task}'")
-        path = Path(self.input[task]).expanduser()
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return project_path(self.input[task])
 
 
 class App(Strict):
@@ -272,6 +274,8 @@ class Params(Strict):
     calibrate: Calibrate = Calibrate()
     evaluate: Evaluate = Evaluate()
     predict: Predict = Predict()
+    # task → a folder of pictures that show none of its classes (out_of_catalogue@<task>, pipeline/out_of_catalogue.py)
+    out_of_catalogue: dict[str, str] = {"minifigure": "data/raw/sets/images"}
     app: App = App()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -285,11 +289,23 @@ class Params(Strict):
         return self
 
     @model_validator(mode="after")
+    def _out_of_catalogue_tasks_are_tasks(self) -> Params:
+        stray = sorted(set(self.out_of_catalogue) - set(self.tasks))
+        if stray:
+            raise ValueError(f"out_of_catalogue: {stray} not in tasks {self.tasks} (remove them; {{}} checks none)")
+        return self
+
+    @model_validator(mode="after")
     def _pretrained_model_needs_pretraining(self) -> Params:
         for task in TASKS:
             if self.train_for(task).model == SYNTHETIC_PRETRAIN and self.pretrain_for(task) is None:
                 raise ValueError(f"train.{task}.model: {SYNTHETIC_PRETRAIN!r} needs a pretrain.{task} section")
         return self
+
+    def out_of_catalogue_dir(self, task: str) -> Path:
+        if task not in self.out_of_catalogue:
+            raise ParamsError(f"params.yaml: out_of_catalogue has no folder for task '{task}'")
+        return project_path(self.out_of_catalogue[task])
 
     def pretrain_for(self, task: str) -> Pretrain | None:
         return getattr(self.pretrain, task)

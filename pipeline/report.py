@@ -144,22 +144,15 @@ def _thumbnail(path: Path, size: int = 224) -> np.ndarray | None:
         return None
 
 
-def plot_mistakes(
-    paths: Sequence[Path],
-    actual: Sequence[str],
-    predicted: Sequence[str],
-    confidence: Sequence[float],
-    target: Path,
-    limit: int = 24,
+def plot_gallery(
+    paths: Sequence[Path], titles: Sequence[str], heading: str, target: Path, empty: str, limit: int = 24
 ) -> None:
-    """Gallery of misclassified images, most confident first: those are the label errors and systematic look-alikes."""
+    """Up to `limit` images in a grid, in the order given, each under its title; `empty` when there are none."""
     plt = _pyplot()
-    wrong = [i for i in range(len(paths)) if actual[i] != predicted[i]]
-    wrong.sort(key=lambda i: (-float(confidence[i]), str(paths[i])))
-    shown = wrong[:limit]
+    shown = list(range(min(limit, len(paths))))
     if not shown:
         fig = plt.figure(figsize=(4, 1.2))
-        fig.text(0.5, 0.5, "No misclassified test images", ha="center", va="center", fontsize=12)
+        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=12)
         _save(fig, target)
         return
     cols = min(6, len(shown))
@@ -173,10 +166,31 @@ def plot_mistakes(
             ax.text(0.5, 0.5, "unreadable image", ha="center", va="center", fontsize=8, transform=ax.transAxes)
         else:
             ax.imshow(pixels)
-        ax.set_title(_tile_title(actual[i], predicted[i], float(confidence[i])), fontsize=7.5, loc="left")
-    fig.suptitle(f"{len(shown)} of {len(wrong)} mistakes, most confident first", fontsize=11)
+        ax.set_title(titles[i], fontsize=7.5, loc="left")
+    fig.suptitle(heading, fontsize=11)
     fig.tight_layout()
     _save(fig, target)
+
+
+def plot_mistakes(
+    paths: Sequence[Path],
+    actual: Sequence[str],
+    predicted: Sequence[str],
+    confidence: Sequence[float],
+    target: Path,
+    limit: int = 24,
+) -> None:
+    """Gallery of misclassified images, most confident first: those are the label errors and systematic look-alikes."""
+    wrong = [i for i in range(len(paths)) if actual[i] != predicted[i]]
+    wrong.sort(key=lambda i: (-float(confidence[i]), str(paths[i])))
+    shown = wrong[:limit]
+    plot_gallery(
+        [paths[i] for i in shown],
+        [_tile_title(actual[i], predicted[i], float(confidence[i])) for i in shown],
+        f"{len(shown)} of {len(wrong)} mistakes, most confident first",
+        target,
+        empty="No misclassified test images",
+    )
 
 
 def _cell(value: Any) -> str:

@@ -83,6 +83,8 @@ def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
     for task in ("minifigure", "theme"):
         for stage in ("split", "pretrain", "train", "evaluate", "register", "predict"):
             assert f"Running stage '{stage}@{task}'" in runs["first"]
+    assert "Running stage 'out_of_catalogue@minifigure'" in runs["first"]  # the default: sets shown to that model
+    assert "out_of_catalogue@theme" not in runs["first"]
     manifest = pd.read_csv(repo / "data" / "manifest.csv")
     assert set(manifest["source"]) == {"minifigures", "sets"}
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
@@ -141,6 +143,28 @@ def test_evaluation_metrics_and_plots(repo, runs):
             split = pd.read_csv(repo / "data" / "yolo" / task / "split.csv")
             assert sorted(kept["split"].tolist()) == sorted(split.loc[split["split"].isin(["train", "test"]), "split"])
             assert kept["vector"].shape == (len(kept["path"]), 1280)  # EfficientNet-Lite0's penultimate layer
+
+
+def test_set_pictures_are_given_to_the_minifigure_model_as_out_of_catalogue(repo, runs):
+    out = repo / "reports" / "out_of_catalogue" / "minifigure"
+    metrics = json.loads((out / "metrics.json").read_text())
+    answers = pd.read_csv(out / "answers.csv")
+    sets = sorted(p.name for p in (repo / "data" / "raw" / "sets" / "images").iterdir())
+    assert sorted(answers["path"]) == sets and metrics["images"] == len(sets) and metrics["rejected"] == 0
+    threshold = json.loads((repo / "reports" / "calibrate" / "minifigure.json").read_text())["unknown_threshold"]
+    assert metrics["unknown_threshold"] == threshold
+    unknown = answers["answer"] == "unknown"
+    assert (answers.loc[unknown, "confidence"] <= threshold + 1e-6).all()  # confidences are written to 6 decimals
+    assert (answers.loc[~unknown, "confidence"] >= threshold - 1e-6).all()
+    assert metrics["unknown"] == pytest.approx(unknown.mean())
+    assert 0.0 <= metrics["auroc"] <= 1.0
+    for plot in ("confidence.png", "most_confident.png"):
+        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run_id = json.loads((repo / "reports" / "train" / "minifigure" / "run.json").read_text())["run_id"]
+    tracked = client(repo).get_run(run_id)
+    assert tracked.data.metrics["out_of_catalogue/unknown"] == pytest.approx(metrics["unknown"])
+    logged = {a.path for a in client(repo).list_artifacts(run_id, "out_of_catalogue")}
+    assert {"out_of_catalogue/report.md", "out_of_catalogue/confidence.png"} <= logged
 
 
 def test_mlflow_runs_registry_and_champion(repo, runs):
@@ -261,7 +285,9 @@ def test_second_repro_is_a_no_op_and_experiment_reruns_only_training_onwards(run
     assert "Running stage" not in runs["second"]
     assert "up to date" in runs["second"]
     ran = {line.split("'")[1] for line in runs["exp"].splitlines() if line.startswith("Running stage")}
-    assert ran == {f"{stage}@minifigure" for stage in ("train", "calibrate", "evaluate", "register", "predict")}
+    assert ran == {
+        f"{stage}@minifigure" for stage in ("train", "calibrate", "evaluate", "out_of_catalogue", "register", "predict")
+    }
     shown = json.loads(runs["show"])
     experiments = [e for row in shown for e in (row.get("experiments") or [])]
     assert experiments, "dvc exp show lists no experiment"
