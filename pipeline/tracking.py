@@ -21,6 +21,18 @@ def configure() -> None:
     mlflow.set_tracking_uri(uri)
 
 
+def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = None, artifact_path: str = "") -> None:
+    """A later stage's metrics (and its output folder, as artifacts under `artifact_path`) on the training's run, so
+    one MLflow run holds everything about one model."""
+    configure()
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+        if folder is not None:
+            mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
+
+
 def artifact_root() -> Path:
     """Artifacts live beside the SQLite database (`mlflow/artifacts/`), not in `./mlruns`."""
     import mlflow

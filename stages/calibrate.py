@@ -25,16 +25,12 @@ def main() -> None:
     fitted = calibration.fit(probs, y_true, config.calibrate.in_distribution_recall, held_out)
     io.write_json(paths.REPORTS / "calibrate" / f"{task}.json", fitted.to_json())
 
-    tracking.configure()
-    import mlflow
-
-    with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics({
-            "calibration/temperature": fitted.temperature,
-            "calibration/unknown_threshold": fitted.unknown_threshold,
-            "calibration/nll_before": fitted.nll_before,
-            "calibration/nll_after": fitted.nll_after,
-        })  # fmt: skip
+    tracking.add_to_run(run["run_id"], {
+        "calibration/temperature": fitted.temperature,
+        "calibration/unknown_threshold": fitted.unknown_threshold,
+        "calibration/nll_before": fitted.nll_before,
+        "calibration/nll_after": fitted.nll_after,
+    })  # fmt: skip
     note = "" if held_out else " (in-sample: no calibration split, and the validation images were trained on)"
     if fitted.temperature <= calibration.TEMPERATURE_BOUNDS[0] * 1.001:
         note += "; the temperature is at its lower bound: the model is right and sure on every calibration image"

@@ -68,12 +68,7 @@ def main() -> None:
         "answer": fitted.labels(probs, names),  # "unknown" below the threshold
     }))  # fmt: skip
 
-    tracking.configure()
-    import mlflow
-
-    with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics({f"test/{k}": float(v) for k, v in metrics.items()})
-        mlflow.log_artifacts(str(out), artifact_path="evaluate")
+    tracking.add_to_run(run["run_id"], {f"test/{k}": v for k, v in metrics.items()}, out, "evaluate")
     print(
         f"evaluate@{task}: "
         + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())

@@ -58,12 +58,9 @@ def main() -> None:
     )
     io.write_json(out / "metrics.json", metrics)
 
-    tracking.configure()
-    import mlflow
-
-    with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics({f"out_of_catalogue/{k}": float(v) for k, v in metrics.items()})
-        mlflow.log_artifacts(str(out), artifact_path="out_of_catalogue")
+    tracking.add_to_run(
+        run["run_id"], {f"out_of_catalogue/{k}": v for k, v in metrics.items()}, out, "out_of_catalogue"
+    )
     print(
         f'out_of_catalogue@{task}: {metrics["unknown"]:.1%} of {metrics["images"]} pictures in {folder} are "unknown"'
         f" ({metrics['answered_in_distribution']:.1%} of test images answered), AUROC {metrics['auroc']:.3f}; "
