@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.…` through DVC: the project's environment must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test ui serve app lint bench clean real-minifigures real-themes
+.PHONY: install run test ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval
 
 install: $(VENV)/.installed
 
@@ -50,9 +50,18 @@ real-minifigures: install  ## the minifigure model on a local Kaggle copy (REAL_
 	dvc exp run -S sources.minifigures.provider=local -S sources.minifigures.path=$(abspath $(REAL_MINIFIGURES)) \
 		-S out_of_catalogue.minifigure=$(abspath $(REAL_SET_PHOTOS)) predict@minifigure out_of_catalogue@minifigure
 
+REAL_THEMES = -S sources.sets.provider=local -S sources.sets.path=$(abspath $(REAL_SET_PHOTOS)) \
+              -S sources.themes.provider=local -S sources.themes.path=$(abspath $(REAL_CATALOGUE))
+
 real-themes: install  ## the theme model on local set photos + Rebrickable CSVs (REAL_SET_PHOTOS=…, REAL_CATALOGUE=…)
-	dvc exp run -S sources.sets.provider=local -S sources.sets.path=$(abspath $(REAL_SET_PHOTOS)) \
-		-S sources.themes.provider=local -S sources.themes.path=$(abspath $(REAL_CATALOGUE)) predict@theme
+	dvc exp run $(REAL_THEMES) predict@theme
+
+FOLDS ?= 5
+crossval: install     ## k-fold cross-validation as DVC experiments: make crossval TASK=theme FOLDS=5 ARGS='-S key=value'
+	python -m pipeline.crossval $(TASK) --folds $(FOLDS) $(ARGS)
+
+real-themes-crossval: install  ## the theme recipe cross-validated on the real set photos (reports/crossval/theme/)
+	python -m pipeline.crossval theme --folds $(FOLDS) $(REAL_THEMES)
 
 clean:                ## remove outputs and the local MLflow store (keeps .venv)
 	rm -rf data/raw data/yolo data/predictions data/manifest.csv models reports mlflow/mlflow.db mlflow/artifacts .dvc/tmp .dvc/cache

@@ -160,6 +160,14 @@ class Split(Strict):
     calibration_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1  # never trained on; 0: calibrate on val
     oversample: bool = False
     refit: bool = True  # the final fit of a chosen recipe: validation images are trained on too
+    folds: Annotated[int, Field(ge=2)] = 5
+    test_fold: Annotated[int, Field(ge=0)] | None = None  # test = this fold of `folds` (cross-validation) or a draw
+
+    @model_validator(mode="after")
+    def _test_fold_in_range(self) -> Split:
+        if self.test_fold is not None and self.test_fold >= self.folds:
+            raise ValueError(f"test_fold {self.test_fold} is not one of the {self.folds} folds (0 to {self.folds - 1})")
+        return self
 
 
 Device = Literal["auto", "cpu"] | int | list[int] | str

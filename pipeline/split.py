@@ -56,12 +56,14 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
     if unique.empty:
         raise DataError(f"split: no class has at least split.min_per_class={settings.min_per_class} images")
     source_has_test = bool((unique["split_hint"] == "test").any())
+    fold = None if source_has_test or settings.test_fold is None else (settings.test_fold, settings.folds)
     parts = []
     for label, group in unique.groupby("label", sort=True):
         fixed = group[group["split_hint"].isin(["test", "val"])].assign(split=lambda g: g["split_hint"])
         n_test = 0 if source_has_test else max(1, round(settings.test_fraction * len(group)))
         has_val = (fixed["split"] == "val").any()
-        parts += [fixed, carve(label, group.drop(fixed.index), len(group), settings, seed, n_test, not has_val)]
+        free = group.drop(fixed.index)
+        parts += [fixed, carve(label, free, len(group), settings, seed, n_test, not has_val, fold)]
     assigned = pd.concat(parts)
     # Ultralytics trains on train/ and validates on val/ with one class list: every class needs both.
     present = assigned.groupby("label")["split"].agg(set)
@@ -84,17 +86,33 @@ def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame
         "data_version": data_version(assigned),
         "test_version": data_version(assigned[assigned["split"] == "test"]),
     }
+    if settings.test_fold is not None:  # what the test split is, when cross-validation asked for a fold
+        report["test_fold"] = f"{fold[0]} of {fold[1]}" if fold else "source test split (split.test_fold not applied)"
     return assigned, report
 
 
 def carve(
-    label: str, free: pd.DataFrame, size: int, settings: Split, seed: int, n_test: int, with_val: bool
+    label: str,
+    free: pd.DataFrame,
+    size: int,
+    settings: Split,
+    seed: int,
+    n_test: int,
+    with_val: bool,
+    fold: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """One class's `free` rows, shuffled with the class's own seed, into up to `n_test` test images, validation
     (with `with_val`) and calibration images (fractions of the class's `size` images), the rest train; each
-    count is capped so that at least one image is left to train on."""
+    count is capped so that at least one image is left to train on. With `fold` (k, folds) the test images are
+    instead the k-th of `folds` equal slices of the shuffled rows: the same seed and folds 0…folds-1 test every
+    image exactly once (cross-validation)."""
     rng = np.random.default_rng([seed, zlib.crc32(str(label).encode())])
-    free = free.iloc[rng.permutation(len(free))]
+    order = rng.permutation(len(free))
+    if fold is not None:
+        k, folds = fold
+        start, end = len(free) * k // folds, len(free) * (k + 1) // folds
+        order, n_test = np.concatenate([order[start:end], order[:start], order[end:]]), end - start
+    free = free.iloc[order]
     n_val = max(settings.min_val_per_class, round(settings.val_fraction * size)) if with_val else 0
     n_val = min(n_val, max(0, len(free) - 1))
     n_test = min(n_test, max(0, len(free) - n_val - 1))

@@ -62,10 +62,14 @@ def main() -> None:
     io.write_json(out / "metrics.json", metrics)
     io.write_csv(out / "per_class.csv", table)
     predicted = np.asarray(names)[probs.argmax(axis=1)]
+    rows = np.arange(len(y_true))
     io.write_csv(out / "predictions.csv", pd.DataFrame({
         "path": [p.relative_to(dataset).as_posix() for p in test["path"]],
         "actual": test["label"], "predicted": predicted, "confidence": probs.max(axis=1),
         "answer": fitted.labels(probs, names),  # "unknown" below the threshold
+        # before the temperature, and the probability of the right class: what pooling folds needs (crossval)
+        "confidence_uncalibrated": uncalibrated.max(axis=1),
+        "p_actual": probs[rows, y_true], "p_actual_uncalibrated": uncalibrated[rows, y_true],
     }))  # fmt: skip
 
     tracking.add_to_run(run["run_id"], {f"test/{k}": v for k, v in metrics.items()}, out, "evaluate")

@@ -24,7 +24,7 @@ def main() -> None:
     io.write_json(paths.REPORTS / "split" / f"{task.name}.json", report)
     print(
         f"split@{task.name}: {report['images']} over {report['classes']} classes, data version {report['data_version']}"
-        f" ({report['data_source']})"
+        f" ({report['data_source']})" + (f"; test: {report['test_fold']}" if "test_fold" in report else "")
     )
 
 

@@ -87,3 +87,8 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         params.load(bad)
     with pytest.raises(params.ParamsError, match="file not found"):
         params.load(tmp_path / "absent.yaml")
+
+
+def test_a_test_fold_outside_the_folds_is_named(tmp_path):
+    message = error(tmp_path, lambda p: p["split"].update(folds=5, test_fold=5))
+    assert "split" in message and "test_fold 5 is not one of the 5 folds (0 to 4)" in message

@@ -324,6 +324,36 @@ def test_a_correction_from_the_page_is_trained_on_by_the_next_repro(repo, runs, 
     assert list(queue.columns[:3]) == ["file", "reason", "label"]
 
 
+def test_cross_validation_runs_each_fold_as_an_experiment_and_tests_every_theme_image_once(repo, runs, env):
+    """`python -m pipeline.crossval theme --folds 2`: two `dvc exp run --temp` experiments (the workspace is left as
+    it was), every theme image in exactly one fold's test split, the pool's calibration in reports/crossval and one
+    MLflow run with the folds' training runs nested under it."""
+    status = ["git", "status", "--porcelain", "--untracked-files=no"]
+    before = sh(status, repo, env[0]).stdout, (repo / "params.yaml").read_text()
+    done = sh(["python", "-m", "pipeline.crossval", "theme", "--folds", "2"], repo, env[0])
+    assert "crossval theme:" in done.stdout and "over 2 folds" in done.stdout
+    assert (sh(status, repo, env[0]).stdout, (repo / "params.yaml").read_text()) == before
+    out = repo / "reports" / "crossval" / "theme"
+    metrics = json.loads((out / "metrics.json").read_text())
+    pooled = pd.read_csv(out / "predictions.csv")
+    images = pd.read_csv(repo / "data" / "yolo" / "theme" / "split.csv")["sha256"].str[:8]
+    tested = pooled["path"].str.extract(r"-([0-9a-f]{8})\.\w+$")[0]
+    assert sorted(tested) == sorted(images.unique())  # each image once, over both folds
+    assert metrics["folds"] == 2 and metrics["images"] == len(pooled) and set(pooled["fold"]) == {0, 1}
+    assert 0 <= metrics["ece"] <= 1 and 0 <= metrics["ece_uncalibrated"] <= 1
+    assert (out / "reliability.png").is_file() and (out / "report.md").is_file()
+    names = sh(["dvc", "exp", "list", "--name-only"], repo, env[0]).stdout.split()
+    assert len([n for n in names if n.startswith("crossval-theme-") and n[-6:] in ("-fold0", "-fold1")]) == 2
+    pooled_runs = client(repo).search_runs(
+        [client(repo).get_experiment_by_name("lego-theme").experiment_id], "tags.crossval = 'pooled'"
+    )
+    assert len(pooled_runs) == 1 and pooled_runs[0].data.metrics["crossval/ece"] == pytest.approx(metrics["ece"])
+    fold_runs = pooled_runs[0].data.tags["crossval.fold_runs"].split(",")
+    assert sorted(fold_runs) == sorted(pooled["run_id"].unique()) and len(fold_runs) == 2
+    for fold_run in fold_runs:
+        assert client(repo).get_run(fold_run).data.tags["mlflow.parentRunId"] == pooled_runs[0].info.run_id
+
+
 def test_no_network_contact(runs, env):
     _, log = env
     assert not log.exists() or log.read_text() == "", log.read_text()[:3000]

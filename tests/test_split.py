@@ -54,6 +54,35 @@ def test_seeded_and_deterministic():
     assert not a.set_index("path")["split"].equals(c.set_index("path")["split"])
 
 
+def test_cross_validation_folds_test_every_image_exactly_once_and_train_on_the_rest():
+    data = rows({"a": 23, "b": 11, "c": 7})
+    settings = SETTINGS.model_copy(update={"calibration_fraction": 0.1, "refit": True, "folds": 5})
+    tested = []
+    for k in range(5):
+        assigned, report = assign(data, settings.model_copy(update={"test_fold": k}), seed=3)
+        test = assigned[assigned["split"] == "test"]
+        assert report["test_fold"] == f"{k} of 5"
+        assert not set(test["sha256"]) & set(assigned.loc[assigned["split"] != "test", "sha256"])
+        assert set(assigned["split"]) == {"train", "val", "calibration", "test"}
+        sizes = test["label"].value_counts().to_dict()
+        assert sizes["a"] in (4, 5) and sizes["b"] in (2, 3) and sizes.get("c", 0) in (1, 2)  # stratified
+        tested += list(test["path"])
+    assert sorted(tested) == sorted(data["path"])  # every image once
+
+
+def test_a_source_test_split_is_kept_when_a_fold_is_asked_for_and_the_report_says_so():
+    train = rows({"a": 10, "b": 10}, hint="train")
+    test = rows({"a": 2, "b": 2}, hint="test").assign(
+        path=lambda f: "test/" + f["path"], sha256=lambda f: "t" + f["sha256"]
+    )
+    data = pd.concat([train, test], ignore_index=True)
+    assigned, report = assign(data, SETTINGS.model_copy(update={"test_fold": 1}), seed=0)
+    assert set(assigned.loc[assigned["split"] == "test", "path"]) == set(test["path"])
+    assert report["test_fold"].startswith("source test split")
+    plain, plain_report = assign(data, SETTINGS, seed=0)
+    assert assigned.equals(plain) and "test_fold" not in plain_report
+
+
 def test_identical_bytes_never_in_two_splits_and_source_test_copy_wins():
     train = rows({"a": 10, "b": 10}, hint="train")
     test = rows({"a": 2, "b": 2}, hint="test").assign(path=lambda f: "test/" + f["path"])
