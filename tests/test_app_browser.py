@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [  # the machine's closed network: no background, sync or update
     "--disable-component-update", "--disable-sync", "--disable-default-apps",
 ]  # fmt: skip
 TIMEOUT_MS = 60_000
+# for assertions too (Playwright's own default is 5 s): the first page load imports MLflow and onnxruntime and loads
+# the champion, which took longer than 5 s on a slow CI machine
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
