@@ -35,7 +35,12 @@ def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 def nll(probs: np.ndarray, y_true: np.ndarray) -> float:
     """Mean negative log-likelihood of the true classes."""
-    picked = np.asarray(probs, dtype=np.float64)[np.arange(len(y_true)), y_true]
+    return nll_of_true(np.asarray(probs, dtype=np.float64)[np.arange(len(y_true)), y_true])
+
+
+def nll_of_true(p_true: np.ndarray) -> float:
+    """Mean negative log-likelihood from each image's probability of its true class."""
+    picked = np.asarray(p_true, dtype=np.float64)
     return float(np.mean(-np.log(np.clip(picked, _FLOOR, 1.0)))) + 0.0  # + 0.0: no "-0.0" for a perfect model
 
 

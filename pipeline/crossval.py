@@ -21,24 +21,17 @@ import time
 from io import StringIO
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from pipeline import io, paths
-from pipeline.calibration import UNKNOWN
+from pipeline.calibration import UNKNOWN, nll_of_true
 from pipeline.reliability import (
     expected_calibration_error,
     perfect_calibration_ece,
     plot_reliability,
     reliability_table,
 )
-
-_FLOOR = 1e-12
-
-
-def _nll(p_actual: pd.Series) -> float:
-    return float(np.mean(-np.log(np.clip(p_actual.to_numpy(dtype=float), _FLOOR, 1.0)))) + 0.0
 
 
 def _ece(frame: pd.DataFrame, column: str = "confidence") -> float:
@@ -57,8 +50,8 @@ def pooled_metrics(pooled: pd.DataFrame) -> dict:
         "ece": _ece(pooled),
         "ece_uncalibrated": _ece(pooled, "confidence_uncalibrated"),
         "ece_perfect_calibration": perfect_calibration_ece(pooled["confidence"].to_numpy()),
-        "nll": _nll(pooled["p_actual"]),
-        "nll_uncalibrated": _nll(pooled["p_actual_uncalibrated"]),
+        "nll": nll_of_true(pooled["p_actual"]),
+        "nll_uncalibrated": nll_of_true(pooled["p_actual_uncalibrated"]),
         "answered": float(answered.mean()),
         "answered_top1": float(correct[answered].mean()) if answered.any() else float("nan"),
         "fold_top1": {str(k): float((f["actual"] == f["predicted"]).mean()) for k, f in folds},
