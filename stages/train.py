@@ -40,8 +40,10 @@ def main() -> None:
     model = (
         members[0].weights.name if len(members) == 1 else f"mean of {len(members)} members' {members[0].weights.name}"
     )
+    in_sample = ", in-sample: split.refit trained on the val images" if config.split.refit else ""
     print(
-        f"train@{task}: val top-1 {val_top1:.4f} ({model}); MLflow run {run.info.run_id}, weights {', '.join(weights)}"
+        f"train@{task}: val top-1 {val_top1:.4f} ({model}{in_sample}); MLflow run {run.info.run_id}, "
+        f"weights {', '.join(weights)}"
     )
 
 
