@@ -24,10 +24,31 @@ def nearest(query: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-similarity, axis=1, kind="stable")[:, :k]
 
 
-def umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:
-    """A seeded 2-D UMAP of the (cosine) embeddings; a small set gets a proportionally small neighbourhood."""
+# umap-learn JIT-compiles these numba kernels without `cache=True`: ~11 s of every evaluate process on 2 cores
+# before the first point moves. With numba's own on-disk cache (beside the package's .pyc files, or in
+# NUMBA_CACHE_DIR) a later process loads them in a fraction of a second; the map is the same.
+UNCACHED_UMAP_KERNELS = (
+    ("umap.utils", "fast_knn_indices"),
+    ("umap.umap_", "smooth_knn_dist"),
+    ("umap.umap_", "compute_membership_strengths"),
+)
+
+
+def _umap():
+    import importlib
+
     import umap
 
+    for module, name in UNCACHED_UMAP_KERNELS:
+        kernel = getattr(importlib.import_module(module), name, None)
+        if hasattr(kernel, "enable_caching"):  # a numba dispatcher (a newer umap may rename or cache it itself)
+            kernel.enable_caching()
+    return umap
+
+
+def umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded 2-D UMAP of the (cosine) embeddings; a small set gets a proportionally small neighbourhood."""
+    umap = _umap()
     neighbours = int(max(2, min(15, len(vectors) - 1)))
     reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, metric="cosine", random_state=seed, n_jobs=1)
     return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 
 from pipeline import embeddings
+from pipeline.paths import PROJECT_ROOT
 
 
 def clusters(per_class: int = 20, dim: int = 32, seed: int = 0):
@@ -35,6 +40,22 @@ def test_umap_is_seeded_and_keeps_classes_apart(tmp_path):
     wrong[3] = True
     embeddings.plot_map(xy, labels, splits, wrong, "map", tmp_path / "map.png")
     assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_umap_kernels_are_compiled_once_then_loaded_from_numba_cache_by_a_new_process():
+    """Each evaluate is a new process: the kernels umap compiles without `cache=True` must come from disk there."""
+    vectors, _ = clusters()
+    embeddings.umap_2d(vectors, seed=1)  # compiles (or loads) them and writes the cache
+    script = (
+        "import importlib, json; from pipeline import embeddings; from tests.test_embeddings import clusters; "
+        "embeddings.umap_2d(clusters()[0], seed=2); "
+        "print(json.dumps({f'{m}.{n}': sum(getattr(importlib.import_module(m), n).stats.cache_hits.values()) "
+        "for m, n in embeddings.UNCACHED_UMAP_KERNELS}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    hits = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(hits) == {f"{m}.{n}" for m, n in embeddings.UNCACHED_UMAP_KERNELS}
+    assert all(count >= 1 for count in hits.values()), hits
 
 
 def test_saved_embeddings_round_trip(tmp_path):
