@@ -5,6 +5,8 @@ The embeddings are kept (`embeddings.npz`) for nearest-neighbour look-ups: "the 
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,14 +37,13 @@ UNCACHED_UMAP_KERNELS = (
 
 
 def _umap():
-    import importlib
-
     import umap
 
     for module, name in UNCACHED_UMAP_KERNELS:
         kernel = getattr(importlib.import_module(module), name, None)
         if hasattr(kernel, "enable_caching"):  # a numba dispatcher (a newer umap may rename or cache it itself)
-            kernel.enable_caching()
+            with contextlib.suppress(RuntimeError):  # no writable cache folder: compiled in memory, as umap does
+                kernel.enable_caching()
     return umap
 
 
