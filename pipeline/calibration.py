@@ -35,7 +35,7 @@ def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 def nll(probs: np.ndarray, y_true: np.ndarray) -> float:
     """Mean negative log-likelihood of the true classes."""
-    return nll_of_true(np.asarray(probs, dtype=np.float64)[np.arange(len(y_true)), y_true])
+    return nll_of_true(np.asarray(probs)[np.arange(len(y_true)), y_true])
 
 
 def nll_of_true(p_true: np.ndarray) -> float:

@@ -6,6 +6,7 @@ The embeddings are kept (`embeddings.npz`) for nearest-neighbour look-ups: "the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ UNCACHED_UMAP_KERNELS = (
 )
 
 
+@functools.cache  # once per process: the kernels' caches are switched on before their first call
 def _umap():
     import umap
 
