@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -228,6 +232,50 @@ def _synthetic_tag(tags: dict[str, str]) -> bool | None:
     return None if value is None else value == "true"
 
 
+@contextmanager
+def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, stale: float = 1800) -> Iterator[None]:
+    """Hold the task's champion decision alone, across processes and machines sharing the tracking store.
+
+    MLflow has no compare-and-set on aliases: two registrations deciding at once would both compare against the
+    same champion and the slower one would win. The lock is a registered model `lego-<task>.champion-lock`, whose
+    creation is atomic in the store's database (its name is unique); it is deleted when the decision is made. A
+    lock older than `stale` seconds (its holder died) is broken."""
+    lock, holder = f"{model_name(task)}.champion-lock", f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.create_registered_model(
+                lock, tags={"holder": holder, "since": f"{time.time():.3f}"},
+                description="held while a registration decides the champion alias; deleted right after",
+            )  # fmt: skip
+            break
+        except mlflow.exceptions.MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        try:
+            held = client.get_registered_model(lock)
+        except mlflow.exceptions.MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                continue  # released meanwhile
+            raise
+        age = time.time() - float(held.tags.get("since", "0"))
+        if age > stale:
+            client.delete_registered_model(lock)
+            continue
+        if time.monotonic() > deadline:
+            from pipeline.io import DataError
+
+            raise DataError(
+                f"{lock} in {mlflow.get_tracking_uri()}: held by {held.tags.get('holder')} for {age:.0f} s "
+                "(delete that registered model if its process is gone)"
+            )
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        client.delete_registered_model(lock)
+
+
 def decide(
     client: mlflow.MlflowClient,
     task: str,
@@ -256,6 +304,25 @@ def decide(
         client.set_model_version_tag(name, version_, "data_source", data_source)
         client.set_model_version_tag(name, version_, "synthetic", str(bool(synthetic)).lower())
     client.update_model_version(name, version_, description=describe(data_source, synthetic))
+    with champion_lock(client, task):
+        return _decide_against_champion(
+            client, task, version_, run_id, top1, test_version, classes, rescore, data_source, synthetic
+        )
+
+
+def _decide_against_champion(
+    client: mlflow.MlflowClient,
+    task: str,
+    version_: str,
+    run_id: str,
+    top1: float,
+    test_version: str,
+    classes: list[str],
+    rescore,
+    data_source: str | None,
+    synthetic: bool | None,
+) -> Decision:
+    name = model_name(task)
     try:
         current = client.get_model_version_by_alias(name, ALIAS)
     except mlflow.exceptions.MlflowException:

@@ -33,25 +33,26 @@ def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = 
             mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
 
 
-def artifact_root() -> Path:
-    """Artifacts live beside the SQLite database (`mlflow/artifacts/`), not in `./mlruns`."""
-    import mlflow
-
-    uri = mlflow.get_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
-    return paths.store_root() / "mlflow" / "artifacts"
-
-
 def experiment_id(task: str) -> str:
-    """The task's experiment, created on first use with an explicit artifact location."""
+    """The task's experiment, created on first use: in the local store with an explicit artifact location (beside
+    the database, not `./mlruns`), on a tracking server where the server puts it (its proxied artifact store)."""
     import mlflow
 
     name = f"lego-{task}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    return mlflow.create_experiment(name, artifact_location=(artifact_root() / name).as_uri())
+    uri = mlflow.get_tracking_uri()
+    location = None
+    if uri.startswith("sqlite:///"):
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts" / name).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created by a run started at the same moment (queued experiments)
+        found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def _git(*args: str) -> str | None:

@@ -236,3 +236,42 @@ def test_the_registered_model_answers_with_its_calibration(client, trained, tmp_
     unsure = probs.max(axis=1) < threshold
     assert unsure.any() and (out.loc[unsure, "label"] == UNKNOWN).all()
     assert (out.loc[~unsure, "label"] == [labels[0] for labels in out.loc[~unsure, "top_k_labels"]]).all()
+
+
+def race(client, scores: dict[str, float]) -> list[registry.Decision]:
+    """Registered versions decided at the same moment, one thread each, released together by a barrier."""
+    import threading
+
+    barrier, decisions = threading.Barrier(len(scores)), []
+
+    def one(version: str, top1: float) -> None:
+        run_id = client.get_model_version("lego-minifigure", version).run_id
+        barrier.wait()
+        decisions.append(registry.decide(client, "minifigure", version, run_id, top1, "v1", ["a", "b"], None))
+
+    threads = [threading.Thread(target=one, args=item) for item in scores.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return decisions
+
+
+def test_registrations_racing_for_champion_are_decided_one_after_the_other(client):
+    decide(client, ["a", "b"], 0.5)
+    versions = [register(["a", "b"])[0] for _ in range(2)]
+    decisions = race(client, {versions[0]: 0.6, versions[1]: 0.9})
+    assert len(decisions) == 2 and champion(client) == versions[1]  # the best one, whichever decided last
+    first, second = sorted(decisions, key=lambda d: d.champion_before != "1")  # the first saw v1 as champion
+    assert first.champion_before == "1" and first.promoted
+    assert second.champion_before == first.version  # the second compared against the first, not against v1 too
+    assert sorted(int(v.version) for v in client.search_model_versions("name='lego-minifigure'")) == [1, 2, 3]
+    assert not client.search_registered_models(filter_string="name LIKE '%champion-lock%'")  # released
+
+
+def test_a_lock_left_by_a_dead_registration_is_broken_when_stale(client):
+    decide(client, ["a", "b"], 0.5)
+    client.create_registered_model("lego-minifigure.champion-lock", tags={"holder": "gone:1", "since": "0"})
+    decision, _ = decide(client, ["a", "b"], 0.7)
+    assert decision.promoted and champion(client) == "2"
+    assert not client.search_registered_models(filter_string="name LIKE '%champion-lock%'")
