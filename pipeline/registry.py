@@ -250,7 +250,8 @@ def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, 
             )  # fmt: skip
             break
         except mlflow.exceptions.MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            # taken; or taken and released before the store could say by whom (it then answers "does not exist")
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                 raise
         try:
             held = client.get_registered_model(lock)
@@ -258,6 +259,8 @@ def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, 
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 continue  # released meanwhile
             raise
+        if held.tags.get("holder") == holder:
+            break  # ours: the create went through, its answer was lost and retried
         age = time.time() - float(held.tags.get("since", "0"))
         if age > stale:
             client.delete_registered_model(lock)
