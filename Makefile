@@ -5,7 +5,8 @@ BIN    := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.…` through DVC: the project's environment must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval
+.PHONY: install run test ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval \
+        team-install team-up team-down team-status
 
 install: $(VENV)/.installed
 
@@ -62,6 +63,23 @@ crossval: install     ## k-fold cross-validation as DVC experiments: make crossv
 
 real-themes-crossval: install  ## the theme recipe cross-validated on the real set photos (reports/crossval/theme/)
 	python -m pipeline.crossval theme --folds $(FOLDS) $(REAL_THEMES)
+
+# The team stack (docs/team.md): PostgreSQL + an S3 store (rclone) + mlflow server, state in .team/.
+# Ports: TEAM_PG_PORT (5433), TEAM_S3_PORT (9000), TEAM_MLFLOW_PORT (5050); HOST (127.0.0.1); TEAM_DIR (.team).
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+team-install:         ## Debian's PostgreSQL server, when it is missing (the rest comes with requirements.txt)
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null \
+		|| { $(SUDO) apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y --no-install-recommends postgresql; }; }
+
+team-up: install team-install  ## start the team stack, set this checkout's DVC remote, print what teammates set
+	HOST=$(HOST) python -m pipeline.team up
+
+team-down: install    ## stop the team stack (its state in .team/ stays)
+	python -m pipeline.team down
+
+team-status: install  ## which pieces of the team stack are running
+	python -m pipeline.team status
 
 clean:                ## remove outputs and the local MLflow store (keeps .venv)
 	rm -rf data/raw data/yolo data/predictions data/manifest.csv models reports mlflow/mlflow.db mlflow/artifacts .dvc/tmp .dvc/cache

@@ -21,6 +21,12 @@ def configure() -> None:
     mlflow.set_tracking_uri(uri)
 
 
+def ui_url(local_ui: str) -> str:
+    """Where a person looks at a run: the tracking server itself when there is one, else `make ui` on the local store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return uri if uri.startswith(("http://", "https://")) else local_ui
+
+
 def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = None, artifact_path: str = "") -> None:
     """A later stage's metrics (and its output folder, as artifacts under `artifact_path`) on the training's run, so
     one MLflow run holds everything about one model."""

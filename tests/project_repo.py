@@ -21,6 +21,28 @@ PROJECT_FILES = [
     ".dvc/.gitignore",
     "data/feedback/README.md",  # the feedback stage's folder must exist
 ]
+# The pipeline on a tiny synthetic config: every stage runs, in minutes on 2 cores.
+TINY: dict = {
+    "synthetic": {
+        "minifigures": {"classes": 4, "train_per_class": 12, "test_per_class": 3, "image_size": 64},
+        "sets": {"count": 48, "image_height": 64},
+    },
+    # minifigure: the default packaged ImageNet backbone; theme: the from-scratch path, fine-tuned from
+    # pretrain@theme's model trained on synthetic box art (no pretrained weights at all)
+    "pretrain": {
+        "theme": {
+            "per_class": 6,
+            "image_size": 48,
+            "train": {"model": "yolov8n-cls.yaml", "epochs": 1, "imgsz": 32, "overrides": {}},
+        }
+    },
+    "train": {
+        "minifigure": {"epochs": 1, "imgsz": 32, "batch": 16},
+        "theme": {"model": "synthetic-pretrain", "epochs": 1, "imgsz": 32, "batch": 16, "overrides": {}},
+    },
+    "evaluate": {"batch": 16},
+    "predict": {"batch": 8},
+}
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
 
 
@@ -38,8 +60,9 @@ def sh(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return result
 
 
-def make_repo(root: Path, params: dict, env: dict) -> Path:
-    """Copy the project into `root`, lay `params` over its params.yaml, and commit it."""
+def make_repo(root: Path, params: dict, env: dict, tasks: list[str] | None = None) -> Path:
+    """Copy the project into `root`, lay `params` over its params.yaml (with `tasks`: only those tasks, their
+    prediction and out-of-catalogue folders kept), and commit it."""
     for name in PROJECT_FILES:
         source = PROJECT_ROOT / name
         if source.is_dir():
@@ -48,7 +71,13 @@ def make_repo(root: Path, params: dict, env: dict) -> Path:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, root / name)
     current = yaml.safe_load((root / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(merge(current, params), sort_keys=False))
+    merged = merge(current, params)
+    if tasks is not None:
+        merged["tasks"] = tasks
+        for section in (merged["predict"]["input"], merged["out_of_catalogue"]):
+            for task in set(section) - set(tasks):
+                del section[task]
+    (root / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
     sh(["git", "init", "-q"], root, env)
     sh(["git", "add", "-A"], root, env)
     sh([*GIT, "commit", "-qm", "project"], root, env)

@@ -19,31 +19,9 @@ import pytest
 import yaml
 
 from tests.conftest import guarded_environment
-from tests.project_repo import GIT, make_repo, sh
+from tests.project_repo import GIT, TINY, make_repo, sh
 
 pytestmark = pytest.mark.integration
-
-TINY = {
-    "synthetic": {
-        "minifigures": {"classes": 4, "train_per_class": 12, "test_per_class": 3, "image_size": 64},
-        "sets": {"count": 48, "image_height": 64},
-    },
-    # minifigure: the default packaged ImageNet backbone; theme: the from-scratch path, fine-tuned from
-    # pretrain@theme's model trained on synthetic box art (no pretrained weights at all)
-    "pretrain": {
-        "theme": {
-            "per_class": 6,
-            "image_size": 48,
-            "train": {"model": "yolov8n-cls.yaml", "epochs": 1, "imgsz": 32, "overrides": {}},
-        }
-    },
-    "train": {
-        "minifigure": {"epochs": 1, "imgsz": 32, "batch": 16},
-        "theme": {"model": "synthetic-pretrain", "epochs": 1, "imgsz": 32, "batch": 16, "overrides": {}},
-    },
-    "evaluate": {"batch": 16},
-    "predict": {"batch": 8},
-}
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def header(model: champions.Champion, config: params.Params) -> None:
     )
     st.markdown(
         f"Answering: **lego-{model.task} v{model.version}** (champion) — test {scores or 'scores not logged'} · "
-        f"[MLflow run {model.run_id[:8]}]({model.run_url(config.app.mlflow_ui)})"
+        f"[MLflow run {model.run_id[:8]}]({model.run_url(tracking.ui_url(config.app.mlflow_ui))})"
     )
     st.caption(
         f"{model.data_source or 'data source not recorded'} · {len(model.names)} classes · "

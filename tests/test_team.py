@@ -1,0 +1,248 @@
+"""The team stack for real: PostgreSQL, rclone's S3 server and `mlflow server` started by `python -m pipeline.team`
+(what `make team-up` runs), with the tiny pipeline run, pushed, pulled by a second clone, queued four at a time and
+restarted against them. The minifigure task only, to keep the module to a few minutes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import mlflow
+from pipeline import team
+from tests.conftest import guarded_environment
+from tests.project_repo import GIT, TINY, make_repo, sh
+from tests.servers import free_port, listening_addresses, wait_until_answering
+
+pytestmark = [pytest.mark.integration, pytest.mark.team]
+TASK = ["minifigure"]
+SENTINEL = "sentinel-secret-" + os.urandom(8).hex()  # planted as the S3 secret key: must leak nowhere
+RECIPES = [0.002, 0.003, 0.0003, 0.01]  # train.minifigure.lr0 of the four queued experiments (none the default 0.001)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict:
+    return guarded_environment(tmp_path_factory.mktemp("guard") / "network-attempts.log")
+
+
+@pytest.fixture(scope="module")
+def stack(env) -> team.Stack:
+    try:
+        team.pg_bin("pg_ctl")
+    except team.DataError as exc:
+        if os.environ.get("CI"):
+            raise  # .ci/run installs PostgreSQL: never skipped there
+        pytest.skip(str(exc))
+    state = Path(tempfile.mkdtemp(prefix="lego-team-", dir="/tmp"))
+    state.chmod(0o711)  # run as root, PostgreSQL runs as `postgres`, which must reach its data folder
+    ports = {key: str(free_port()) for key in ("TEAM_PG_PORT", "TEAM_S3_PORT", "TEAM_MLFLOW_PORT")}
+    stack = team.Stack.from_env({"TEAM_DIR": str(state / "state"), **ports})
+    stack.state.mkdir()
+    stack.secrets_file.write_text(
+        f"TEAM_PG_PASSWORD=pg-{os.urandom(6).hex()}\nAWS_ACCESS_KEY_ID=lego-test\nAWS_SECRET_ACCESS_KEY={SENTINEL}\n"
+    )
+    env.update(ports, TEAM_DIR=str(stack.state), MLFLOW_TRACKING_URI=stack.tracking_uri)
+    yield stack
+    team.down(stack)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def team_cli(command: str, repo: Path, env: dict) -> str:
+    return sh([sys.executable, "-m", "pipeline.team", command, "--repo", str(repo)], repo, env).stdout
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory, env) -> Path:
+    """The team's git remote: a bare repository."""
+    bare = tmp_path_factory.mktemp("origin") / "lego.git"
+    sh(["git", "init", "-q", "--bare", str(bare)], bare.parent, env)
+    return bare
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, env, stack, origin) -> dict:
+    """Clone A: the stack brought up from it, the pipeline run against the server, committed and pushed."""
+    repo = make_repo(tmp_path_factory.mktemp("a"), TINY, env, tasks=TASK)
+    up = team_cli("up", repo, env)
+    run = sh(["dvc", "repro"], repo, env)
+    sh(["git", "add", "-A"], repo, env)
+    sh([*GIT, "commit", "-qm", "first run"], repo, env)
+    sh(["git", "remote", "add", "origin", str(origin)], repo, env)
+    sh(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], repo, env)
+    push = sh(["dvc", "push"], repo, env)
+    return {"repo": repo, "up": up, "run": run.stdout + run.stderr, "push": push.stdout}
+
+
+def client(stack: team.Stack) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri=stack.tracking_uri)
+
+
+def versions(stack: team.Stack) -> list:
+    return client(stack).search_model_versions("name='lego-minifigure'")
+
+
+def champion(stack: team.Stack):
+    return client(stack).get_model_version_by_alias("lego-minifigure", "champion")
+
+
+def test_team_up_listens_on_loopback_and_prints_what_a_teammate_sets(stack, first):
+    for port in (stack.pg_port, stack.s3_port, stack.mlflow_port):
+        assert listening_addresses(port) == {"127.0.0.1"}, port
+    assert f"export MLFLOW_TRACKING_URI=http://127.0.0.1:{stack.mlflow_port}" in first["up"]
+    assert f"endpointurl http://127.0.0.1:{stack.s3_port}" in first["up"]
+    config = (first["repo"] / ".dvc" / "config.local").read_text()
+    assert SENTINEL in config and SENTINEL not in (first["repo"] / ".dvc" / "config").read_text()
+
+
+def test_a_taken_port_is_one_clear_line(stack, env, tmp_path):
+    taken = {**env, "TEAM_DIR": str(tmp_path / "other"), "TEAM_PG_PORT": str(stack.pg_port)}
+    result = subprocess.run([sys.executable, "-m", "pipeline.team", "up", "--repo", str(tmp_path)], env=taken,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: port {stack.pg_port} on 127.0.0.1 is taken (PostgreSQL): set TEAM_PG_PORT to a free port"
+    )
+
+
+def test_the_pipeline_runs_on_the_server_with_models_in_the_bucket(stack, first):
+    assert "register@minifigure: lego-minifigure v1; champion v1" in first["run"]
+    assert not (first["repo"] / "mlflow").exists()  # nothing went to the local SQLite store
+    version = champion(stack)
+    source = client(stack).get_model_version_download_uri("lego-minifigure", version.version)
+    assert source.startswith("mlflow-artifacts:/")  # proxied: clients hold no bucket keys
+    in_bucket = list((stack.state / "s3" / team.ARTIFACTS_BUCKET).rglob("*.onnx"))
+    assert in_bucket and all(path.stat().st_size > 0 for path in in_bucket)
+    run = client(stack).get_run(version.run_id)
+    assert run.data.tags["task"] == "minifigure" and "test/top1" in run.data.metrics
+    assert "pushed" in first["push"]
+
+
+@pytest.fixture(scope="module")
+def second(tmp_path_factory, env, stack, first, origin) -> Path:
+    """Clone B: a teammate's, from the git remote, pulling everything else from the DVC remote."""
+    repo = tmp_path_factory.mktemp("b") / "lego"
+    sh(["git", "clone", "-q", "--branch", "main", str(origin), str(repo)], repo.parent, env)
+    team_cli("remote", repo, env)
+    sh(["dvc", "pull"], repo, env)
+    return repo
+
+
+def test_a_teammate_pulls_the_shared_state_and_reruns_nothing(env, second):
+    assert (second / "models" / "minifigure" / "weights" / "best.pt").is_file()
+    assert (second / "data" / "manifest.csv").is_file() and (second / "reports" / "evaluate").is_dir()
+    assert "Data and pipelines are up to date." in sh(["dvc", "status"], second, env).stdout
+    repro = sh(["dvc", "repro"], second, env).stdout
+    assert "Running stage" not in repro, repro
+
+
+def test_a_teammate_serves_the_shared_champion_without_training(env, stack, second):
+    port, before = free_port(), len(versions(stack))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.serving", "--task", "minifigure", "--port", str(port)],
+        cwd=second, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_until_answering(process, f"http://127.0.0.1:{port}/ping", "mlflow models serve")
+        image = next(
+            p for p in (second / "data" / "yolo" / "minifigure" / "test").rglob("*") if p.is_file()
+        ).read_bytes()
+        body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(image).decode()]]}}
+        answer = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"][0]["top_k_labels"]
+    assert len(versions(stack)) == before and not (second / "mlflow").exists()
+
+
+@pytest.fixture(scope="module")
+def queued(env, stack, first, second) -> dict:
+    """Four recipes queued in clone A and run two at a time by `dvc queue start -j 2`."""
+    repo, before = first["repo"], {v.version for v in versions(stack)}
+    for lr0 in RECIPES:
+        sh(["dvc", "exp", "run", "--queue", "-S", f"train.minifigure.lr0={lr0}"], repo, env)
+    sh(["dvc", "queue", "start", "-j", "2"], repo, env)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = sh(["dvc", "queue", "status"], repo, env).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(5)
+    sh(["dvc", "queue", "stop", "--kill"], repo, env)
+    return {"status": status, "before": before}
+
+
+def test_four_queued_experiments_register_four_versions_and_champion_is_the_best(stack, first, queued):
+    assert queued["status"].count("Success") == 4, queued["status"]
+    new = [v for v in versions(stack) if v.version not in queued["before"]]
+    assert len(new) == 4  # none lost to the two at a time
+    runs = {client(stack).get_run(v.run_id).data.params["train.lr0"] for v in new}
+    assert runs == {str(lr0) for lr0 in RECIPES}
+    best = max(float(v.tags["test_top1"]) for v in versions(stack))
+    assert float(champion(stack).tags["test_top1"]) == best
+    assert not client(stack).search_registered_models(filter_string="name LIKE '%champion-lock%'")
+    assert not (first["repo"] / "mlflow").exists()
+
+
+def test_an_experiment_moves_between_clones_and_points_at_its_run(env, stack, first, second, queued):
+    repo = first["repo"]
+    shown = json.loads(sh(["dvc", "exp", "show", "--json"], repo, env).stdout)
+    name = next(exp["name"] for row in shown for exp in (row.get("experiments") or []) if exp.get("name"))
+    sh(["dvc", "exp", "push", "origin", name], repo, env)
+    sh(["dvc", "exp", "pull", "origin", name], second, env)
+    assert name in sh(["dvc", "exp", "list", "--all-commits", "--name-only"], second, env).stdout
+    sh(["dvc", "exp", "apply", name], second, env)
+    run_id = json.loads((second / "reports" / "train" / "minifigure" / "run.json").read_text())["run_id"]
+    run = client(stack).get_run(run_id)
+    assert run.data.tags.get("dvc_exp_name") == name
+    assert (second / "models" / "minifigure" / "weights" / "best.pt").is_file()  # with it from the DVC remote
+
+
+def snapshot(stack: team.Stack) -> dict:
+    """Every run (params, metrics, tags), version, alias, and every object's bytes in the store."""
+    c = client(stack)
+    experiments = [e.experiment_id for e in c.search_experiments()]
+    runs = {r.info.run_id: (r.data.params, r.data.metrics, r.data.tags) for r in c.search_runs(experiments)}
+    models = {m.name: dict(m.aliases) for m in c.search_registered_models()}
+    found = {(v.name, v.version): (v.run_id, v.source, v.tags) for v in c.search_model_versions()}
+    objects = {
+        str(path.relative_to(stack.state / "s3")): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((stack.state / "s3").rglob("*"))
+        if path.is_file()
+    }
+    return {"runs": runs, "models": models, "versions": found, "objects": objects}
+
+
+def test_restarting_the_stack_keeps_every_run_version_alias_and_object(env, stack, first, queued):
+    before = snapshot(stack)
+    assert len(before["runs"]) >= 5 and before["objects"]
+    assert "stopped mlflow, s3, postgres" in team_cli("down", first["repo"], env)
+    team_cli("up", first["repo"], env)
+    assert snapshot(stack) == before
+    assert "Cache and remote 'team' are in sync." in sh(["dvc", "status", "--cloud"], first["repo"], env).stdout
+
+
+def test_the_planted_secret_is_in_no_file_run_log_or_report(stack, first, second, queued):
+    c = client(stack)
+    experiments = [e.experiment_id for e in c.search_experiments()]
+    for run in c.search_runs(experiments):
+        assert SENTINEL not in json.dumps([run.data.params, run.data.tags]), run.info.run_id
+    committed = sh(["git", "ls-files"], first["repo"], {**os.environ}).stdout.split()
+    places = [first["repo"] / name for name in committed] + [stack.state / "logs", stack.state / "s3"]
+    places += [first["repo"] / "reports", first["repo"] / "data" / "predictions", second / "reports"]
+    for place in places:
+        for path in [place] if place.is_file() else place.rglob("*"):
+            if path.is_file():
+                assert SENTINEL.encode() not in path.read_bytes(), path
+    assert SENTINEL not in first["up"] + first["run"]
