@@ -254,6 +254,7 @@ class Predict(Strict):
     batch: Annotated[int, Field(ge=1)] = 32
     top_k: Annotated[int, Field(ge=1)] = 5
     review: Annotated[int, Field(ge=0)] = 50  # the review queue: every "unknown", then this many least confident
+    engine: Literal["local", "ray"] = "local"  # ray: Ray Data actors (a cluster through RAY_ADDRESS), same outputs
 
     def input_dir(self, task: str) -> Path:
         if task not in self.input:
@@ -266,7 +267,7 @@ class App(Strict):
 
     max_upload_mb: Annotated[int, Field(ge=1, le=200)] = 20  # per file; larger ones are refused on the page
     similar: Annotated[int, Field(ge=0, le=12)] = 3  # training images shown beside each answer
-    mlflow_ui: str = "http://127.0.0.1:5000"  # where `make ui` serves: the page links each model to its run there
+    mlflow_ui: str = "http://127.0.0.1:5000"  # where `make ui` serves: the page links each model to its run there (a tracking server: its own URL)
 
 
 class Params(Strict):

@@ -23,7 +23,12 @@ def main() -> None:
 
     version, source = registry.registered_source(task)
     uri = f"models:/{registry.model_name(task)}@{registry.ALIAS} (v{version})"
-    classifier = mlflow.pyfunc.load_model(source).unwrap_python_model()
+    if config.predict.engine == "ray":
+        from pipeline.ray_engine import RayClassifier
+
+        classifier = RayClassifier(source)
+    else:
+        classifier = mlflow.pyfunc.load_model(source).unwrap_python_model()
     try:
         result = predict_folder(classifier, folder, config.predict.batch, config.predict.top_k, f"predict {task}")
     except io.DataError as exc:
@@ -37,7 +42,8 @@ def main() -> None:
     io.write_csv(review, queue)
     unknown = int((queue["reason"] == "unknown").sum())
     print(
-        f"predict@{task}: {len(result.predictions)} of {result.files} files classified by {uri} → {target}; "
+        f"predict@{task}: {len(result.predictions)} of {result.files} files classified by {uri} "
+        f"({config.predict.engine} engine) → {target}; "
         f"{len(result.rejects)} skipped as unreadable (listed with reasons in {rejects}); "
         f"{len(queue)} to review ({unknown} unknown) → {review}"
     )
