@@ -307,74 +307,56 @@ def decide(
         client.set_model_version_tag(name, version_, "data_source", data_source)
         client.set_model_version_tag(name, version_, "synthetic", str(bool(synthetic)).lower())
     client.update_model_version(name, version_, description=describe(data_source, synthetic))
-    with champion_lock(client, task):
-        return _decide_against_champion(
-            client, task, version_, run_id, top1, test_version, classes, rescore, data_source, synthetic
-        )
-
-
-def _decide_against_champion(
-    client: mlflow.MlflowClient,
-    task: str,
-    version_: str,
-    run_id: str,
-    top1: float,
-    test_version: str,
-    classes: list[str],
-    rescore,
-    data_source: str | None,
-    synthetic: bool | None,
-) -> Decision:
-    name = model_name(task)
-    try:
-        current = client.get_model_version_by_alias(name, ALIAS)
-    except mlflow.exceptions.MlflowException:
-        current = None
-    before, before_top1 = (str(current.version), None) if current else (None, None)
-    before_source = current.tags.get("data_source") if current else None
-    before_synthetic = _synthetic_tag(current.tags) if current else None
-    new_synthetic = None if data_source is None else bool(synthetic)
-    if current is None:
-        promoted, reason = True, "first registered version"
-    elif new_synthetic is True and before_synthetic is False:
-        promoted = False
-        reason = (
-            f"trained on synthetic data ({data_source}): never replaces champion v{current.version}, "
-            f"trained on real photos ({before_source})"
-        )
-    elif new_synthetic is False and before_synthetic is True:
-        promoted = True
-        reason = (
-            f"trained on real photos ({data_source}): replaces champion v{current.version}, "
-            f"trained on synthetic data ({before_source})"
-        )
-    else:
-        current_classes = mlflow.models.get_model_info(f"models:/{name}/{current.version}").metadata.get("classes")
-        if current_classes != classes:
-            promoted, reason = True, "champion was trained on other classes; scores are not comparable"
+    with champion_lock(client, task):  # read, compare and move the alias with no other decision in between
+        try:
+            current = client.get_model_version_by_alias(name, ALIAS)
+        except mlflow.exceptions.MlflowException:
+            current = None
+        before, before_top1 = (str(current.version), None) if current else (None, None)
+        before_source = current.tags.get("data_source") if current else None
+        before_synthetic = _synthetic_tag(current.tags) if current else None
+        new_synthetic = None if data_source is None else bool(synthetic)
+        if current is None:
+            promoted, reason = True, "first registered version"
+        elif new_synthetic is True and before_synthetic is False:
+            promoted = False
+            reason = (
+                f"trained on synthetic data ({data_source}): never replaces champion v{current.version}, "
+                f"trained on real photos ({before_source})"
+            )
+        elif new_synthetic is False and before_synthetic is True:
+            promoted = True
+            reason = (
+                f"trained on real photos ({data_source}): replaces champion v{current.version}, "
+                f"trained on synthetic data ({before_source})"
+            )
         else:
-            if current.tags.get("test_version") == test_version:
-                before_top1 = float(current.tags["test_top1"])
+            current_classes = mlflow.models.get_model_info(f"models:/{name}/{current.version}").metadata.get("classes")
+            if current_classes != classes:
+                promoted, reason = True, "champion was trained on other classes; scores are not comparable"
             else:
-                before_top1 = rescore(f"models:/{name}/{current.version}")
-            promoted = top1 > before_top1
-            verdict = "beats" if promoted else "does not beat"
-            reason = f"test top-1 {top1:.4f} {verdict} champion v{current.version}'s {before_top1:.4f} on the same test split"
-    if promoted:
-        client.set_registered_model_alias(name, ALIAS, version_)
-    return Decision(
-        model_name=name,
-        version=str(version_),
-        run_id=run_id,
-        test_top1=top1,
-        test_version=test_version,
-        champion_before=before,
-        champion_before_top1=before_top1,
-        promoted=promoted,
-        reason=reason,
-        champion=str(version_) if promoted else str(before),
-        data_source=data_source,
-        synthetic=new_synthetic,
-        champion_before_data_source=before_source,
-        champion_before_synthetic=before_synthetic,
-    )
+                if current.tags.get("test_version") == test_version:
+                    before_top1 = float(current.tags["test_top1"])
+                else:
+                    before_top1 = rescore(f"models:/{name}/{current.version}")
+                promoted = top1 > before_top1
+                verdict = "beats" if promoted else "does not beat"
+                reason = f"test top-1 {top1:.4f} {verdict} champion v{current.version}'s {before_top1:.4f} on the same test split"
+        if promoted:
+            client.set_registered_model_alias(name, ALIAS, version_)
+        return Decision(
+            model_name=name,
+            version=str(version_),
+            run_id=run_id,
+            test_top1=top1,
+            test_version=test_version,
+            champion_before=before,
+            champion_before_top1=before_top1,
+            promoted=promoted,
+            reason=reason,
+            champion=str(version_) if promoted else str(before),
+            data_source=data_source,
+            synthetic=new_synthetic,
+            champion_before_data_source=before_source,
+            champion_before_synthetic=before_synthetic,
+        )
