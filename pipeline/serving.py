@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 
-from pipeline import registry, tracking
+from pipeline import cli, registry, tracking
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,8 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     tracking.configure()
     version, source = registry.registered_source(args.task)
-    beside = os.path.join(os.path.dirname(sys.executable), "mlflow")  # the environment's own CLI first
-    mlflow_cli = beside if os.path.exists(beside) else shutil.which("mlflow") or "mlflow"
+    mlflow_cli = cli.console_script("mlflow")
     print(
         f"serving {registry.model_name(args.task)} v{version} ({registry.ALIAS}) on http://{args.host}:{args.port}/invocations"
     )
@@ -33,6 +31,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from pipeline import cli
-
     cli.run(main)

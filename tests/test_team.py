@@ -20,6 +20,7 @@ import requests
 
 import mlflow
 from pipeline import team
+from pipeline.io import DataError
 from tests.conftest import guarded_environment
 from tests.project_repo import GIT, TINY, make_repo, sh
 from tests.servers import free_port, listening_addresses, wait_until_answering
@@ -38,8 +39,8 @@ def env(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def stack(env) -> team.Stack:
     try:
-        team.pg_bin("pg_ctl")
-    except team.DataError as exc:
+        team.postgres.pg_bin("pg_ctl")
+    except DataError as exc:
         if os.environ.get("CI"):
             raise  # .ci/run installs PostgreSQL: never skipped there
         pytest.skip(str(exc))

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
-from pipeline import offline, params, paths
+from pipeline import cli, offline, params, paths
 
 PAGE = Path(__file__).with_name("page.py")
 
@@ -41,8 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     offline.configure()
     os.environ["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    beside = os.path.join(os.path.dirname(sys.executable), "streamlit")  # the environment's own CLI first
-    streamlit = beside if os.path.exists(beside) else shutil.which("streamlit") or "streamlit"
+    streamlit = cli.console_script("streamlit")
     store = os.environ.get("MLFLOW_TRACKING_URI", paths.tracking_uri())
     print(f"upload page on http://{args.host}:{args.port} (champions from {store})")
     sys.stdout.flush()
@@ -51,6 +49,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from pipeline import cli
-
     cli.run(main)
