@@ -5,10 +5,14 @@ BIN    := $(CURDIR)/$(VENV)/bin
 # Stages run `python -m stages.…` through DVC: the project's environment must come first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval \
+# `make help` lists the targets below with their `##` lines.
+.PHONY: help results install run test ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval \
         team-install team-up team-down team-status
 
-install: $(VENV)/.installed
+help:                 ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):[^#]*## /  \1\t/' | expand -t 24
+
+install: $(VENV)/.installed  ## create .venv and install the pinned requirements
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]} (set PYTHON=/path/to/python3.11)"'
@@ -22,6 +26,9 @@ run: install          ## create .venv, install pinned deps, run the whole pipeli
 
 test: lint            ## lint + format check (ruff), then the test suite (CPU, no network)
 	python -m pytest
+
+results: install      ## the metrics of the last run, from the metrics files (dvc metrics show)
+	dvc metrics show
 
 ui: install           ## MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --host 127.0.0.1 --port 5000
@@ -41,6 +48,7 @@ lint: install         ## ruff check + ruff format --check (also run by `make tes
 bench: install        ## benchmarks (not tests): print ratios
 	python bench/train_overhead.py
 	python bench/predict.py
+	python bench/predict_ray.py
 
 # Thin aliases of the README's plain commands: the defaults in params.yaml are the real-photo recipe.
 REAL_MINIFIGURES ?= $(CURDIR)/../shared/data/lego-minifigures
