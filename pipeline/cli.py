@@ -1,4 +1,5 @@
-"""The edge every stage runs through: user-facing errors become one line on stderr and exit code 1."""
+"""The edge every stage runs through: user-facing errors (bad input, a tracking server gone) become one line on
+stderr and exit code 1."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Callable
 
+from pipeline import tracking
 from pipeline.io import DataError
 from pipeline.params import ParamsError
 
@@ -18,6 +20,12 @@ def run(main: Callable[[], None]) -> None:
         main()
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception as exc:
+        line = tracking.server_error(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

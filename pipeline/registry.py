@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 import socket
 import time
@@ -21,9 +23,11 @@ from pipeline.calibration import Calibration
 from pipeline.evaluation import top_k_accuracy
 from pipeline.images import Source, UnreadableImage
 from pipeline.inference import Ensemble, top_k
+from pipeline.io import DataError
 from pipeline.paths import PROJECT_ROOT
 
 ALIAS = "champion"
+KEY_TAG = "registration_key"  # what a version packages: a re-run finds its version instead of adding one
 REQUIREMENTS = (
     "onnxruntime",  # what the pyfunc runs
     "ultralytics",  # the torch path of versions registered before the ONNX export
@@ -130,11 +134,13 @@ def log_model(
     example: bytes,
     data: dict | None = None,
     calibration: Path | None = None,
-) -> tuple[mlflow.models.model.ModelInfo, list[str]]:
+    key: str | None = None,
+) -> tuple[str, list[str]]:
     """Log the pyfunc of one model or an ensemble's members (their ONNX exports, which it runs, and the Ultralytics
-    weights they came from, for fine-tuning) into the active run and register it as `lego-<task>` (a new version);
-    also returns its classes. `data` (`data_source`, `synthetic`) goes into the model's metadata beside its task
-    and classes; `calibration` (calibrate@<task>'s JSON) travels with it and is applied to every answer."""
+    weights they came from, for fine-tuning) into the active run and register it as `lego-<task>` (a new version,
+    created with its `key` tag in one call); returns the version and the classes. `data` (`data_source`,
+    `synthetic`) goes into the model's metadata beside its task and classes; `calibration` (calibrate@<task>'s JSON)
+    travels with it and is applied to every answer."""
     example_input = pd.DataFrame({"image": [example]})
     fitted = Calibration.read(calibration)
     local = LegoClassifier()
@@ -160,9 +166,31 @@ def log_model(
             "calibration": fitted.to_json(),
             **(data or {}),
         },  # fmt: skip
-        registered_model_name=model_name(task),
     )
-    return info, local.names
+    version_ = mlflow.register_model(info.model_uri, model_name(task), tags={KEY_TAG: key} if key else None)
+    return str(version_.version), local.names
+
+
+def registration_key(run_id: str, files: Sequence[Path], example: bytes, data: dict) -> str:
+    """What a registration packages: the run, the model files, the input example, the data it was trained on and
+    the pipeline code that serves it. Equal keys mean the same version."""
+    digest = hashlib.sha256(json.dumps([run_id, data], sort_keys=True).encode())
+    digest.update(example)
+    code = sorted((PROJECT_ROOT / "pipeline").rglob("*.py"))
+    for path in [*files, *code]:
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def registered_version(client: mlflow.MlflowClient, task: str, run_id: str, key: str) -> tuple[str, list[str]] | None:
+    """The version already registered from this run with this key, and its classes: a registration interrupted
+    after the version was created (a killed process or tracking server) is resumed on it, not duplicated."""
+    name = model_name(task)
+    for found in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        if found.tags.get(KEY_TAG) == key:
+            info = mlflow.models.get_model_info(f"models:/{name}/{found.version}")
+            return str(found.version), list(info.metadata["classes"])
+    return None
 
 
 def registered_source(task: str, version: str | None = None) -> tuple[str, str]:
@@ -171,8 +199,6 @@ def registered_source(task: str, version: str | None = None) -> tuple[str, str]:
     Load and serve from that URI, not `models:/…`: MLflow writes a `registered_model_meta` file into the folder it
     loads a `models:/` URI from, which for a local store is the registered model itself (a read-only store refuses).
     """
-    from pipeline.io import DataError
-
     client, name = mlflow.MlflowClient(), model_name(task)
     try:
         found = (
@@ -180,7 +206,9 @@ def registered_source(task: str, version: str | None = None) -> tuple[str, str]:
             if version is None
             else client.get_model_version(name, version)
         )
-    except mlflow.exceptions.MlflowException:
+    except mlflow.exceptions.MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise  # the server's own trouble (gone, credentials refused): said by `cli.run`
         wanted = f"'{ALIAS}' version" if version is None else f"version {version}"
         raise DataError(f"{name}: no {wanted} in {mlflow.get_tracking_uri()} (run dvc repro)") from None
     return str(found.version), client.get_model_version_download_uri(name, found.version)
@@ -232,6 +260,21 @@ def _synthetic_tag(tags: dict[str, str]) -> bool | None:
     return None if value is None else value == "true"
 
 
+def _dead_here(holder: str) -> bool:
+    """Whether a lock's holder (`host:pid:…`) was a process of this machine that is gone."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 @contextmanager
 def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, stale: float = 1800) -> Iterator[None]:
     """Hold the task's champion decision alone, across processes and machines sharing the tracking store.
@@ -239,7 +282,7 @@ def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, 
     MLflow has no compare-and-set on aliases: two registrations deciding at once would both compare against the
     same champion and the slower one would win. The lock is a registered model `lego-<task>.champion-lock`, whose
     creation is atomic in the store's database (its name is unique); it is deleted when the decision is made. A
-    lock older than `stale` seconds (its holder died) is broken."""
+    lock whose holder died is broken: at once when it ran on this machine, after `stale` seconds otherwise."""
     lock, holder = f"{model_name(task)}.champion-lock", f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
     deadline = time.monotonic() + timeout
     while True:
@@ -262,12 +305,10 @@ def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, 
         if held.tags.get("holder") == holder:
             break  # ours: the create went through, its answer was lost and retried
         age = time.time() - float(held.tags.get("since", "0"))
-        if age > stale:
+        if age > stale or _dead_here(held.tags.get("holder", "")):
             client.delete_registered_model(lock)
             continue
         if time.monotonic() > deadline:
-            from pipeline.io import DataError
-
             raise DataError(
                 f"{lock} in {mlflow.get_tracking_uri()}: held by {held.tags.get('holder')} for {age:.0f} s "
                 "(delete that registered model if its process is gone)"
@@ -318,6 +359,8 @@ def decide(
         new_synthetic = None if data_source is None else bool(synthetic)
         if current is None:
             promoted, reason = True, "first registered version"
+        elif str(current.version) == str(version_):
+            promoted, reason = True, "already champion (a resumed registration)"
         elif new_synthetic is True and before_synthetic is False:
             promoted = False
             reason = (

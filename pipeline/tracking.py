@@ -27,6 +27,24 @@ def ui_url(local_ui: str) -> str:
     return uri if uri.startswith(("http://", "https://")) else local_ui
 
 
+def server_error(exc: BaseException) -> str | None:
+    """The one line for an error the tracking server caused: it stopped answering (after MLflow's own retries,
+    `MLFLOW_HTTP_REQUEST_MAX_RETRIES`, about four minutes by default) or it refused the credentials (basic auth).
+    None for any other error, which is a bug."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri.startswith(("http://", "https://")) or not type(exc).__module__.startswith(("mlflow", "requests")):
+        return None
+    if getattr(exc, "error_code", None) == "UNAUTHENTICATED":
+        return f"tracking server {uri} refused the request: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=10)
+    except requests.RequestException:
+        return f"tracking server {uri} does not answer: start it again (make team-up), then run dvc repro"
+    return None  # it answers: the error is something else
+
+
 def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = None, artifact_path: str = "") -> None:
     """A later stage's metrics (and its output folder, as artifacts under `artifact_path`) on the training's run, so
     one MLflow run holds everything about one model."""

@@ -19,18 +19,26 @@ def main() -> None:
         raise io.DataError(f"{split_report}: no data_source (written by split@{task}: run it again)")
     data = {"data_source": split["data_source"], "synthetic": bool(split["synthetic"])}
     test = labelled_images(paths.YOLO / task / "test")
+    weights = [paths.PROJECT_ROOT / w for w in run["weights"]]
+    onnx = [paths.PROJECT_ROOT / m for m in run["onnx"]]
+    calibration = paths.REPORTS / "calibrate" / f"{task}.json"
+    example = test["path"].iloc[0].read_bytes()
+    key = registry.registration_key(run["run_id"], [*weights, *onnx, calibration], example, data)
     tracking.configure()
     import mlflow
 
-    with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.set_tags({"data_source": data["data_source"], "synthetic": str(data["synthetic"]).lower()})
-        weights = [paths.PROJECT_ROOT / w for w in run["weights"]]
-        onnx = [paths.PROJECT_ROOT / m for m in run["onnx"]]
-        calibration = paths.REPORTS / "calibrate" / f"{task}.json"
-        info, classes = registry.log_model(weights, onnx, task, test["path"].iloc[0].read_bytes(), data, calibration)
+    client = mlflow.MlflowClient()
+    found = registry.registered_version(client, task, run["run_id"], key)
+    if found is not None:
+        version, classes = found
+        print(f"register@{task}: v{version} holds this run and these files already (an interrupted registration)")
+    else:
+        with mlflow.start_run(run_id=run["run_id"]):
+            mlflow.set_tags({"data_source": data["data_source"], "synthetic": str(data["synthetic"]).lower()})
+            version, classes = registry.log_model(weights, onnx, task, example, data, calibration, key)
     decision = registry.decide(
-        mlflow.MlflowClient(), task, str(info.registered_model_version), run["run_id"],
-        metrics["top1"], split["test_version"], classes, registry.rescorer(test, config.evaluate.batch), **data,
+        client, task, version, run["run_id"], metrics["top1"], split["test_version"], classes,
+        registry.rescorer(test, config.evaluate.batch), **data,
     )  # fmt: skip
     io.write_json(paths.REPORTS / "register" / f"{task}.json", decision.to_json())
     print(

@@ -68,7 +68,7 @@ def register_champion(
             write_json(calibration, Calibration(unknown_threshold=0.4, in_distribution_recall=0.95).to_json())
             source = {"data_source": "figures" if figures else "colours", "synthetic": True}
             example = test["path"].iloc[0].read_bytes()
-            info, classes = registry.log_model([result.weights], [result.onnx], task, example, source, calibration)
+            version, classes = registry.log_model([result.weights], [result.onnx], task, example, source, calibration)
             mlflow.log_metrics({"test/top1": 1.0, "test/top5": 1.0, "test/ece": 0.05})
             if with_embeddings:
                 _, vectors = OnnxClassifier([result.onnx]).probabilities_and_embeddings(list(trained["path"]), 8)
@@ -76,7 +76,7 @@ def register_champion(
                 target = store / "evaluate" / "embeddings.npz"
                 embeddings.save(target, files, list(trained["label"]), ["train"] * len(files), vectors)
                 mlflow.log_artifact(str(target), artifact_path="evaluate")
-        client, version = mlflow.MlflowClient(), info.registered_model_version
+        client = mlflow.MlflowClient()
         client.set_model_version_tag(registry.model_name(task), version, "data_source", source["data_source"])
         client.set_registered_model_alias(registry.model_name(task), "champion", version)
     finally:

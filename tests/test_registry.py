@@ -156,13 +156,13 @@ def test_rescorer_scores_a_registered_champion_on_this_test_split(client, traine
     data, (weights, _), (onnx, _) = trained
     test = labelled_images(data / "test")
     with mlflow.start_run():
-        info, classes = registry.log_model([weights], [onnx], "minifigure", test["path"].iloc[0].read_bytes())
+        version, classes = registry.log_model([weights], [onnx], "minifigure", test["path"].iloc[0].read_bytes())
     direct = Ensemble([weights])
     probs = direct.probabilities(list(test["path"]), 4)
     expected = top_k_accuracy(test["label"].map(classes.index).to_numpy(), probs, 1)
-    assert registry.rescorer(test, 4)(f"models:/lego-minifigure/{info.registered_model_version}") == expected
+    assert registry.rescorer(test, 4)(f"models:/lego-minifigure/{version}") == expected
     assert classes == direct.names == ["class0", "class1"]
-    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
+    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{version}")
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}), params={"top_k": 2})
     assert list(out["label"]) == [classes[i] for i in probs.argmax(axis=1)]  # bytes in, same answers as files
     assert all(len(labels) == 2 and labels[0] == label for labels, label in zip(out["top_k_labels"], out["label"]))
@@ -179,8 +179,8 @@ def test_registered_ensemble_answers_with_its_members_mean(client, trained):
     data, weights, onnx = trained
     test = labelled_images(data / "test")
     with mlflow.start_run():
-        info, _ = registry.log_model(weights, onnx, "minifigure", test["path"].iloc[0].read_bytes(), REAL)
-    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
+        version, _ = registry.log_model(weights, onnx, "minifigure", test["path"].iloc[0].read_bytes(), REAL)
+    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{version}")
     assert served.metadata.metadata["ensemble"] == 2
     assert served.metadata.metadata["data_source"] == "local:lego-minifigures"
     assert served.metadata.metadata["synthetic"] is False
@@ -227,8 +227,10 @@ def test_the_registered_model_answers_with_its_calibration(client, trained, tmp_
     fitted = tmp_path / "calibration.json"
     fitted.write_text(json.dumps(Calibration(temperature=2.0, unknown_threshold=threshold).to_json()))
     with mlflow.start_run():
-        info, _ = registry.log_model([weights], [onnx], "minifigure", test["path"].iloc[0].read_bytes(), REAL, fitted)
-    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{info.registered_model_version}")
+        version, _ = registry.log_model(
+            [weights], [onnx], "minifigure", test["path"].iloc[0].read_bytes(), REAL, fitted
+        )
+    served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{version}")
     assert served.metadata.metadata["calibration"]["temperature"] == 2.0
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}))
     probs = np.array(out["probabilities"].tolist())
@@ -275,3 +277,52 @@ def test_a_lock_left_by_a_dead_registration_is_broken_when_stale(client):
     decision, _ = decide(client, ["a", "b"], 0.7)
     assert decision.promoted and champion(client) == "2"
     assert not client.search_registered_models(filter_string="name LIKE '%champion-lock%'")
+
+
+def test_a_fresh_lock_of_a_dead_process_on_this_machine_is_broken_at_once(client):
+    import socket
+    import subprocess
+    import time
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid is now free: the lock's holder has died
+    holder = f"{socket.gethostname()}:{gone.pid}:0"
+    decide(client, ["a", "b"], 0.5)
+    client.create_registered_model("lego-minifigure.champion-lock", tags={"holder": holder, "since": f"{time.time()}"})
+    version, run_id = register(["a", "b"])
+    decision = registry.decide(client, "minifigure", version, run_id, 0.7, "v1", ["a", "b"], None)
+    assert decision.promoted and champion(client) == version
+
+
+def test_a_live_lock_is_waited_for_and_named_when_it_outlasts_the_timeout(client):
+    import os
+    import socket
+    import time
+
+    decide(client, ["a", "b"], 0.5)
+    holder = f"{socket.gethostname()}:{os.getpid()}:0"  # this very process: alive
+    client.create_registered_model("lego-minifigure.champion-lock", tags={"holder": holder, "since": f"{time.time()}"})
+    held = rf"lego-minifigure.champion-lock in .*: held by {holder} for"
+    with pytest.raises(registry.DataError, match=held), registry.champion_lock(client, "minifigure", timeout=1):
+        pass
+
+
+def test_registering_the_same_run_and_inputs_again_resumes_its_version(client, tmp_path):
+    """A registration killed after its version was created (a lost server, a killed stage) runs again: it finds
+    that version by its key and decides on it; no second version of the same run and inputs."""
+    files = [tmp_path / "best.onnx"]
+    files[0].write_bytes(b"onnx")
+    key = registry.registration_key("run-1", files, b"example", {"data_source": "x"})
+    assert key == registry.registration_key("run-1", files, b"example", {"data_source": "x"})
+    files[0].write_bytes(b"other onnx")
+    assert key != registry.registration_key("run-1", files, b"example", {"data_source": "x"})
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), metadata={"classes": ["a", "b"]})
+    created = mlflow.register_model(info.model_uri, "lego-minifigure", tags={registry.KEY_TAG: key})
+    assert registry.registered_version(client, "minifigure", run.info.run_id, "another key") is None
+    found = registry.registered_version(client, "minifigure", run.info.run_id, key)
+    assert found == (str(created.version), ["a", "b"])
+    first = registry.decide(client, "minifigure", found[0], run.info.run_id, 0.5, "v1", ["a", "b"], None)
+    again = registry.decide(client, "minifigure", found[0], run.info.run_id, 0.5, "v1", ["a", "b"], None)
+    assert first.promoted and again.promoted and again.reason == "already champion (a resumed registration)"
+    assert [v.version for v in client.search_model_versions("name='lego-minifigure'")] == [created.version]
