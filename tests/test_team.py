@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 import mlflow
 from pipeline import team
@@ -234,6 +236,95 @@ def test_restarting_the_stack_keeps_every_run_version_alias_and_object(env, stac
     assert "Cache and remote 'team' are in sync." in sh(["dvc", "status", "--cloud"], first["repo"], env).stdout
 
 
+def wait_for_exit(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} still alive after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def killed(env, stack, first, queued) -> dict:
+    """The tracking server killed (SIGKILL) while clone A trains a new recipe; then the stack is started again and
+    `dvc repro` run once more. MLflow's client would ride out about four minutes of outage with its own retries;
+    with them off the loss shows at once."""
+    repo = first["repo"]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["minifigure"]["epochs"] = 3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = {v.version for v in versions(stack)}
+    since = int(time.time() * 1000)
+    process = subprocess.Popen(["dvc", "repro"], cwd=repo, env={**env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    experiment = client(stack).get_experiment_by_name("lego-minifigure").experiment_id
+    training = []
+    while not training and process.poll() is None:
+        time.sleep(0.2)
+        training = client(stack).search_runs(
+            [experiment], f"attributes.status = 'RUNNING' and attributes.start_time > {since}"
+        )
+    server = team.running(stack, "mlflow")
+    os.killpg(server, signal.SIGKILL)
+    wait_for_exit(server)
+    output = process.communicate(timeout=600)[0]
+    team_cli("up", repo, env)
+    again = sh(["dvc", "repro"], repo, env)
+    return {"training": training, "code": process.returncode, "output": output, "again": again.stdout,
+            "before": before}  # fmt: skip
+
+
+def test_a_server_killed_during_training_ends_the_stage_with_one_line(stack, killed):
+    assert killed["training"], "the server was killed before training began"
+    assert killed["code"] != 0
+    line = f"error: tracking server {stack.tracking_uri} does not answer: start it again (make team-up), then run dvc repro"
+    assert line in killed["output"].splitlines(), killed["output"][-3000:]
+    assert "Traceback" not in killed["output"]
+
+
+def test_after_the_restart_repro_completes_with_no_duplicate_or_half_registered_version(stack, killed):
+    assert "Running stage 'train@minifigure'" in killed["again"]
+    new = [v for v in versions(stack) if v.version not in killed["before"]]
+    assert len(new) == 1, [(v.version, v.run_id) for v in new]
+    for version in versions(stack):  # each one registered whole: its decision's tags are there
+        assert {"test_top1", "test_version", "data_source"} <= version.tags.keys(), version.version
+    assert new[0].run_id != killed["training"][0].info.run_id  # the lost run's training was not registered
+    assert not client(stack).search_registered_models(filter_string="name LIKE '%champion-lock%'")
+
+
+def test_an_interrupted_dvc_push_completes_when_run_again(env, stack, first, killed):
+    """`dvc push` killed mid-upload (many small objects and a few large ones), then run again: the remote ends in
+    sync and every object in the bucket is whole (its content hashes to its name)."""
+    repo = first["repo"]
+    extra = repo / "data" / "extra"
+    extra.mkdir()
+    for i in range(1500):
+        (extra / f"{i:04}.bin").write_bytes(os.urandom(2048))
+    for i in range(4):
+        (extra / f"large{i}.bin").write_bytes(os.urandom(8 << 20))
+    sh(["dvc", "add", "data/extra"], repo, env)
+    bucket = stack.state / "s3" / team.DVC_BUCKET
+    count = len([p for p in bucket.rglob("*") if p.is_file()])
+    push = subprocess.Popen(["dvc", "push"], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    while push.poll() is None and len([p for p in bucket.rglob("*") if p.is_file()]) < count + 200:
+        time.sleep(0.05)
+    interrupted = push.poll() is None
+    os.killpg(push.pid, signal.SIGKILL)
+    push.wait()
+    assert interrupted, "dvc push finished before it could be interrupted"
+    assert "Cache and remote 'team' are in sync." not in sh(["dvc", "status", "--cloud"], repo, env).stdout
+    sh(["dvc", "push"], repo, env)
+    assert "Cache and remote 'team' are in sync." in sh(["dvc", "status", "--cloud"], repo, env).stdout
+    for path in (bucket / "files" / "md5").rglob("*"):
+        if path.is_file():
+            name = path.parent.name + path.name.removesuffix(".dir")
+            assert hashlib.md5(path.read_bytes()).hexdigest() == name, path
+
+
 def test_the_planted_secret_is_in_no_file_run_log_or_report(stack, first, second, queued):
     c = client(stack)
     experiments = [e.experiment_id for e in c.search_experiments()]
@@ -247,3 +338,111 @@ def test_the_planted_secret_is_in_no_file_run_log_or_report(stack, first, second
             if path.is_file():
                 assert SENTINEL.encode() not in path.read_bytes(), path
     assert SENTINEL not in first["up"] + first["run"]
+
+
+@pytest.fixture(scope="module")
+def namespace() -> dict:
+    """A network namespace of its own joined to this one by a veth pair: its 127.0.0.1 is not ours, and the only
+    way to the stack is the pair's address. Needs root (CAP_NET_ADMIN) and iproute2."""
+    name, n = f"lego{os.getpid() % 100000}", 16 + os.getpid() % 200
+    ours, theirs, link = f"10.213.{n}.1", f"10.213.{n}.2", f"vl{os.getpid() % 100000}"
+    steps = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", link, "type", "veth", "peer", "name", f"{link}p"],
+        ["ip", "link", "set", f"{link}p", "netns", name],
+        ["ip", "addr", "add", f"{ours}/30", "dev", link],
+        ["ip", "link", "set", link, "up"],
+        ["ip", "netns", "exec", name, "ip", "addr", "add", f"{theirs}/30", "dev", f"{link}p"],
+        ["ip", "netns", "exec", name, "ip", "link", "set", f"{link}p", "up"],
+        ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+    ]
+    for step in steps:
+        try:
+            made = subprocess.run(step, capture_output=True, text=True)
+        except FileNotFoundError:
+            pytest.skip("no `ip` (iproute2) for a network namespace")
+        if made.returncode != 0:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            pytest.skip(f"cannot make a network namespace ({' '.join(step)}: {made.stderr.strip()})")
+    yield {"exec": ["ip", "netns", "exec", name], "ours": ours, "theirs": theirs}
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    subprocess.run(["ip", "link", "del", link], capture_output=True)
+
+
+def test_a_clone_in_another_network_namespace_pulls_and_serves_by_the_stack_address(
+    env, stack, first, origin, namespace, killed, tmp_path
+):
+    """Nothing assumes localhost or a shared disk, and no one gets in without credentials: the stack listens on the
+    veth address (HOST) with MLflow's basic-auth app on (TEAM_AUTH=basic), git is served by `git daemon`, and a
+    clone inside the namespace reaches all three by that address only, as a teammate's machine would. It clones,
+    sets the DVC remote with the keys it was given and pulls; a stage without the tracking credentials ends with
+    one line; with them (MLflow's own environment variables) it serves the champion."""
+    ours, ns = namespace["ours"], namespace["exec"]
+    env = {**env, "NETWORK_GUARD_ALLOW": f"{ours},{namespace['theirs']}"}
+    keys = team.load_secrets(stack)
+    user = {key: keys[key] for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+    for name in ("mlflow", "s3"):  # PostgreSQL stays on loopback: only the tracking server talks to it
+        team.stop(stack, name)
+    team_cli("up", first["repo"], {**env, "HOST": ours, "TEAM_AUTH": "basic"})
+    git_port, serve_port = free_port(), free_port()
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--export-all", f"--listen={ours}", f"--port={git_port}", f"--base-path={origin.parent}",
+         str(origin.parent)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    serving = None
+    try:
+        for port in (stack.s3_port, stack.mlflow_port):
+            assert listening_addresses(port) == {ours}, port
+        assert listening_addresses(stack.pg_port) == {"127.0.0.1"}
+        tracking = f"http://{ours}:{stack.mlflow_port}"
+        search = f"{tracking}/api/2.0/mlflow/experiments/search?max_results=5"
+        assert requests.get(search, timeout=30).status_code == 401
+        assert requests.get(search, auth=tuple(user.values()), timeout=30).status_code == 200
+        theirs = {**env, "MLFLOW_TRACKING_URI": tracking}
+        repo = tmp_path / "elsewhere" / "lego"
+        repo.parent.mkdir()
+        url = f"git://{ours}:{git_port}/{origin.name}"
+        for _ in range(50):  # git daemon takes a moment to listen
+            cloned = subprocess.run([*ns, "git", "clone", "-q", "--branch", "main", url, str(repo)], env=theirs,
+                                    capture_output=True, text=True)  # fmt: skip
+            if cloned.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert cloned.returncode == 0, cloned.stderr
+        for args in (
+            ["remote", "add", "--local", "--default", team.REMOTE, f"s3://{team.DVC_BUCKET}"],
+            ["remote", "modify", "--local", team.REMOTE, "endpointurl", f"http://{ours}:{stack.s3_port}"],
+            ["remote", "modify", "--local", team.REMOTE, "access_key_id", keys["AWS_ACCESS_KEY_ID"]],
+            ["remote", "modify", "--local", team.REMOTE, "secret_access_key", keys["AWS_SECRET_ACCESS_KEY"]],
+        ):
+            sh([*ns, "dvc", *args], repo, theirs)
+        sh([*ns, "dvc", "pull"], repo, theirs)
+        assert "Data and pipelines are up to date." in sh([*ns, "dvc", "status"], repo, theirs).stdout
+        refused = subprocess.run([*ns, sys.executable, "-m", "stages.predict", "minifigure"], cwd=repo, env=theirs,
+                                 capture_output=True, text=True)  # fmt: skip
+        assert refused.returncode == 1 and refused.stderr.strip().splitlines()[-1] == (
+            f"error: tracking server {tracking} refused the request: "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        ), refused.stderr[-2000:]
+        serving = subprocess.Popen(
+            [*ns, sys.executable, "-m", "pipeline.serving", "--task", "minifigure", "--host", namespace["theirs"],
+             "--port", str(serve_port)],
+            cwd=repo, env={**theirs, **user}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        wait_until_answering(serving, f"http://{namespace['theirs']}:{serve_port}/ping", "serving in the namespace")
+        image = next(p for p in (repo / "data" / "yolo" / "minifigure" / "test").rglob("*") if p.is_file())
+        body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(image.read_bytes()).decode()]]}}
+        answer = requests.post(f"http://{namespace['theirs']}:{serve_port}/invocations", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"][0]["top_k_labels"]
+        assert not (repo / "mlflow").exists()
+    finally:
+        if serving is not None:
+            serving.terminate()
+            serving.wait(timeout=30)
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        for name in ("mlflow", "s3"):
+            team.stop(stack, name)
+        team_cli("up", first["repo"], env)

@@ -107,7 +107,7 @@ def server_env(stack: Stack, keys: Mapping[str, str]) -> dict[str, str]:
     """What `mlflow server` is started with: the store URIs and bucket keys stay in its environment."""
     return {
         "MLFLOW_BACKEND_STORE_URI": (
-            f"postgresql+psycopg2://{DB_USER}:{keys['TEAM_PG_PASSWORD']}@{stack.local}:{stack.pg_port}/{DATABASE}"
+            f"postgresql+psycopg2://{DB_USER}:{keys['TEAM_PG_PASSWORD']}@{stack.database_host}:{stack.pg_port}/{DATABASE}"
         ),
         "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{ARTIFACTS_BUCKET}",
         "MLFLOW_S3_ENDPOINT_URL": stack.s3_endpoint,
@@ -119,18 +119,28 @@ def server_env(stack: Stack, keys: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def auth_env(stack: Stack, keys: Mapping[str, str]) -> dict[str, str]:
+    """MLflow's basic-auth app: its user store in the state folder (SQLite), its admin from the secrets, which a
+    client sends as MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD. Other users: MLflow's user API."""
+    config = stack.folder("auth.ini")
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{stack.folder('auth.db')}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_USERNAME": keys["MLFLOW_TRACKING_USERNAME"],
+        "MLFLOW_AUTH_ADMIN_PASSWORD": keys["MLFLOW_TRACKING_PASSWORD"],
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": keys["MLFLOW_FLASK_SERVER_SECRET_KEY"],
+    }
+
+
 def start_mlflow(stack: Stack, keys: Mapping[str, str]) -> None:
-    cmd = [
-        cli.console_script("mlflow"),
-        "server",
-        "--host",
-        stack.host,
-        "--port",
-        str(stack.mlflow_port),
-        "--workers",
-        "2",
-    ]
-    process = spawn(stack, "mlflow", cmd, server_env(stack, keys))
+    cmd = [cli.console_script("mlflow"), "server", "--host", stack.host, "--port", str(stack.mlflow_port)]
+    cmd += ["--workers", "2", *(["--app-name", "basic-auth"] if stack.auth else [])]
+    env = server_env(stack, keys) | (auth_env(stack, keys) if stack.auth else {})
+    process = spawn(stack, "mlflow", cmd, env)
     wait_for(f"{stack.tracking_uri}/health", process, "mlflow server", stack.folder("logs") / "mlflow.log")
 
 
@@ -153,7 +163,7 @@ def up(stack: Stack, repo: Path | None = paths.PROJECT_ROOT) -> None:
     keys = load_secrets(stack)
     postgres.pg_bin("pg_ctl")  # a missing package is said before anything starts
     if not postgres.running(stack):
-        check_port(stack, stack.pg_port, "PostgreSQL", "TEAM_PG_PORT")
+        check_port(stack, stack.pg_port, "PostgreSQL", "TEAM_PG_PORT", stack.database_host)
         postgres.start(stack, keys["TEAM_PG_PASSWORD"])
     postgres.ensure_database(stack, keys["TEAM_PG_PASSWORD"])
     if running(stack, "s3") is None:

@@ -22,9 +22,14 @@ from pipeline.team.stack import DATABASE
 
 
 def teammate_lines(stack: Stack) -> str:
+    auth = [
+        f"  export MLFLOW_TRACKING_USERNAME=<MLFLOW_TRACKING_USERNAME from {stack.secrets_file}>",
+        f"  export MLFLOW_TRACKING_PASSWORD=<MLFLOW_TRACKING_PASSWORD from {stack.secrets_file}>",
+    ]
     return "\n".join(
         [
             f"  export MLFLOW_TRACKING_URI={stack.tracking_uri}",
+            *(auth if stack.auth else []),
             f"  dvc remote add --local --default {REMOTE} s3://{DVC_BUCKET}",
             f"  dvc remote modify --local {REMOTE} endpointurl {stack.s3_endpoint}",
             f"  dvc remote modify --local {REMOTE} access_key_id <AWS_ACCESS_KEY_ID from {stack.secrets_file}>",
@@ -42,9 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "up":
         up(stack, args.repo)
         print(f"team stack up, state in {stack.state}:")
-        print(f"  PostgreSQL      {stack.host}:{stack.pg_port}  (runs, registry: database {DATABASE})")
+        print(f"  PostgreSQL      {stack.database_host}:{stack.pg_port}  (runs, registry: database {DATABASE})")
         print(f"  S3 (rclone)     {stack.s3_endpoint}  (buckets {ARTIFACTS_BUCKET}: artifacts, {DVC_BUCKET}: DVC)")
         print(f"  mlflow server   {stack.tracking_uri}  (proxies artifacts: clients need no bucket keys)")
+        if stack.auth:
+            print("  basic-auth on:  requests without MLFLOW_TRACKING_USERNAME/PASSWORD are refused (401)")
         print(
             f"DVC remote '{REMOTE}' is this checkout's default (.dvc/config.local). On each machine, a teammate sets:"
         )

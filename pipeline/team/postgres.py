@@ -61,14 +61,14 @@ def start(stack: Stack, password: str) -> None:
             raise DataError(f"initdb {data} failed: {last}")
     log.touch()
     give_to_postgres(log)
-    options = f"-c listen_addresses={stack.host or '*'} -p {stack.pg_port} -c unix_socket_directories=''"
+    options = f"-c listen_addresses={stack.database_host} -p {stack.pg_port} -c unix_socket_directories=''"
     start = subprocess.run(
         as_postgres([str(pg_bin("pg_ctl")), "start", "-w", "-t", "60", "-D", str(data), "-l", str(log), "-o", options]),
         capture_output=True, text=True,
     )  # fmt: skip
     if start.returncode != 0:
         last = (log.read_text(errors="replace").strip().splitlines() or [start.stderr.strip()])[-1]
-        raise DataError(f"PostgreSQL did not start on {stack.host}:{stack.pg_port}: {last} (see {log})")
+        raise DataError(f"PostgreSQL did not start on {stack.database_host}:{stack.pg_port}: {last} (see {log})")
 
 
 def ensure_database(stack: Stack, password: str) -> None:
@@ -76,7 +76,7 @@ def ensure_database(stack: Stack, password: str) -> None:
     import psycopg2
 
     connection = psycopg2.connect(
-        host=stack.local, port=stack.pg_port, user=DB_USER, password=password, dbname="postgres"
+        host=stack.database_host, port=stack.pg_port, user=DB_USER, password=password, dbname="postgres"
     )
     connection.autocommit = True
     try:

@@ -31,6 +31,7 @@ class Stack:
     pg_port: int = 5433
     s3_port: int = 9000
     mlflow_port: int = 5050
+    auth: bool = False  # MLflow's basic-auth app in front of the server (`TEAM_AUTH=basic`)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Stack:
@@ -40,8 +41,12 @@ class Stack:
                 raise DataError(f"{key}={value!r}: not a TCP port")
             return int(value)
 
+        auth = environ.get("TEAM_AUTH", "")
+        if auth not in ("", "off", "basic"):
+            raise DataError(f"TEAM_AUTH={auth!r}: 'basic' (MLflow's basic-auth app) or 'off'")
         return cls(
             state=Path(environ.get("TEAM_DIR", paths.PROJECT_ROOT / ".team")).resolve(),
+            auth=auth == "basic",
             host=environ.get("HOST", "127.0.0.1"),
             pg_port=port("TEAM_PG_PORT", cls.pg_port),
             s3_port=port("TEAM_S3_PORT", cls.s3_port),
@@ -61,6 +66,11 @@ class Stack:
     def s3_endpoint(self) -> str:
         return f"http://{self.local}:{self.s3_port}"
 
+    @property
+    def database_host(self) -> str:
+        """PostgreSQL listens on loopback only, whatever `HOST` says: only the tracking server beside it talks to it."""
+        return "127.0.0.1"
+
     def folder(self, name: str) -> Path:
         return self.state / name
 
@@ -69,24 +79,33 @@ class Stack:
         return self.state / "secrets.env"
 
 
+def _generated() -> dict[str, str]:
+    return {
+        "TEAM_PG_PASSWORD": secrets.token_urlsafe(24),
+        "AWS_ACCESS_KEY_ID": "lego" + secrets.token_hex(8),
+        "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+        "MLFLOW_TRACKING_USERNAME": "lego",  # the basic-auth app's admin, created on its first start
+        "MLFLOW_TRACKING_PASSWORD": secrets.token_urlsafe(24),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(32),
+    }
+
+
 def load_secrets(stack: Stack) -> dict[str, str]:
-    """The stack's credentials, generated on first use: database password and the S3 key pair."""
+    """The stack's credentials: database password, the S3 key pair, the tracking server's user. Generated on first
+    use; a key a file from an older version lacks is added, none already there ever changes."""
     path = stack.secrets_file
-    if not path.exists():
-        stack.state.mkdir(parents=True, exist_ok=True)
-        values = {
-            "TEAM_PG_PASSWORD": secrets.token_urlsafe(24),
-            "AWS_ACCESS_KEY_ID": "lego" + secrets.token_hex(8),
-            "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
-        }
-        tmp = path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-        tmp.rename(path)
-    found = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    missing = {"TEAM_PG_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} - found.keys()
+    found: dict[str, str] = {}
+    if path.exists():
+        found = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    missing = {key: value for key, value in _generated().items() if not found.get(key)}
     if missing:
-        raise DataError(f"{path}: missing {', '.join(sorted(missing))} (delete the file to generate new ones)")
+        stack.state.mkdir(parents=True, exist_ok=True)
+        found |= missing
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.touch(mode=0o600)
+        tmp.write_text("".join(f"{key}={value}\n" for key, value in found.items()))
+        tmp.rename(path)
     return found
 
 
@@ -100,6 +119,7 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def check_port(stack: Stack, port: int, what: str, key: str) -> None:
-    if not port_free(stack.host, port):
-        raise DataError(f"port {port} on {stack.host} is taken ({what}): set {key} to a free port")
+def check_port(stack: Stack, port: int, what: str, key: str, host: str | None = None) -> None:
+    host = host or stack.host
+    if not port_free(host, port):
+        raise DataError(f"port {port} on {host} is taken ({what}): set {key} to a free port")
