@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 import mlflow
@@ -46,6 +47,20 @@ REQUIREMENTS = (
 
 def model_name(task: str) -> str:
     return f"lego-{task}"
+
+
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # what the store answers for no such model/alias
+
+
+def champion_version(client: mlflow.MlflowClient, task: str) -> ModelVersion | None:
+    """The task's champion, None when it has none. Any other error (a server gone, credentials refused) is raised:
+    taken for "no champion", it would crown the next registration."""
+    try:
+        return client.get_model_version_by_alias(model_name(task), ALIAS)
+    except mlflow.exceptions.MlflowException as exc:
+        if exc.error_code in NOT_FOUND:
+            return None
+        raise
 
 
 def weights_key(member: int, kind: str = "weights") -> str:
@@ -207,7 +222,7 @@ def registered_source(task: str, version: str | None = None) -> tuple[str, str]:
             else client.get_model_version(name, version)
         )
     except mlflow.exceptions.MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        if exc.error_code not in NOT_FOUND:
             raise  # the server's own trouble (gone, credentials refused): said by `cli.run`
         wanted = f"'{ALIAS}' version" if version is None else f"version {version}"
         raise DataError(f"{name}: no {wanted} in {mlflow.get_tracking_uri()} (run dvc repro)") from None
@@ -349,10 +364,7 @@ def decide(
         client.set_model_version_tag(name, version_, "synthetic", str(bool(synthetic)).lower())
     client.update_model_version(name, version_, description=describe(data_source, synthetic))
     with champion_lock(client, task):  # read, compare and move the alias with no other decision in between
-        try:
-            current = client.get_model_version_by_alias(name, ALIAS)
-        except mlflow.exceptions.MlflowException:
-            current = None
+        current = champion_version(client, task)
         before, before_top1 = (str(current.version), None) if current else (None, None)
         before_source = current.tags.get("data_source") if current else None
         before_synthetic = _synthetic_tag(current.tags) if current else None

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 import mlflow
 from pipeline import team
@@ -72,18 +71,49 @@ def origin(tmp_path_factory, env) -> Path:
     return bare
 
 
+def wait_for_exit(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} still alive after {timeout} s")
+
+
+def repro_losing_the_server(repo: Path, env: dict, stack: team.Stack) -> dict:
+    """`dvc repro` with the tracking server killed (SIGKILL) once a training run has begun. MLflow's client would
+    ride out about four minutes of outage with its own retries; with them off the loss shows at once."""
+    process = subprocess.Popen(["dvc", "repro"], cwd=repo, env={**env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    training: list = []
+    while not training and process.poll() is None:
+        time.sleep(0.2)
+        experiment = client(stack).get_experiment_by_name("lego-minifigure")
+        if experiment is not None:
+            training = client(stack).search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+    server = team.running(stack, "mlflow")
+    os.killpg(server, signal.SIGKILL)
+    wait_for_exit(server)
+    return {"training": training, "code": process.wait(timeout=600), "output": process.stdout.read()}
+
+
 @pytest.fixture(scope="module")
 def first(tmp_path_factory, env, stack, origin) -> dict:
-    """Clone A: the stack brought up from it, the pipeline run against the server, committed and pushed."""
+    """Clone A: the stack brought up from it, the pipeline run against the server (which is killed during the first
+    training and started again), committed and pushed."""
     repo = make_repo(tmp_path_factory.mktemp("a"), TINY, env, tasks=TASK)
     up = team_cli("up", repo, env)
+    lost = repro_losing_the_server(repo, env, stack)
+    team_cli("up", repo, env)
     run = sh(["dvc", "repro"], repo, env)
     sh(["git", "add", "-A"], repo, env)
     sh([*GIT, "commit", "-qm", "first run"], repo, env)
     sh(["git", "remote", "add", "origin", str(origin)], repo, env)
     sh(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], repo, env)
     push = sh(["dvc", "push"], repo, env)
-    return {"repo": repo, "up": up, "run": run.stdout + run.stderr, "push": push.stdout}
+    return {"repo": repo, "up": up, "lost": lost, "run": run.stdout + run.stderr, "push": push.stdout}
 
 
 def client(stack: team.Stack) -> mlflow.MlflowClient:
@@ -130,6 +160,23 @@ def test_the_pipeline_runs_on_the_server_with_models_in_the_bucket(stack, first)
     assert "pushed" in first["push"]
 
 
+def test_a_server_killed_during_training_ends_the_stage_with_one_line(stack, first):
+    lost = first["lost"]
+    assert lost["training"], "the server was killed before training began"
+    assert lost["code"] != 0
+    line = f"error: tracking server {stack.tracking_uri} does not answer: start it again (make team-up), then run dvc repro"
+    assert line in lost["output"].splitlines(), lost["output"][-3000:]
+    assert "Traceback" not in lost["output"]
+
+
+def test_after_the_restart_repro_completes_with_one_whole_version(stack, first):
+    assert "Running stage 'train@minifigure'" in first["run"]
+    [version] = versions(stack)  # none half-registered by the lost run, none twice
+    assert {"test_top1", "test_version", "data_source"} <= version.tags.keys()
+    assert version.run_id != first["lost"]["training"][0].info.run_id  # the lost run's training was not registered
+    assert not client(stack).search_registered_models(filter_string="name LIKE '%champion-lock%'")
+
+
 @pytest.fixture(scope="module")
 def second(tmp_path_factory, env, stack, first, origin) -> Path:
     """Clone B: a teammate's, from the git remote, pulling everything else from the DVC remote."""
@@ -169,6 +216,31 @@ def test_a_teammate_serves_the_shared_champion_without_training(env, stack, seco
     assert len(versions(stack)) == before and not (second / "mlflow").exists()
 
 
+APP_CHECK = """
+import json, sys
+from pipeline import tracking
+from pipeline.app import champion
+tracking.configure()
+found = champion.champion_versions(["minifigure", "theme"])
+model = champion.load("minifigure", found["minifigure"])
+[answer] = champion.answer(model, [("upload", open(sys.argv[1], "rb").read())], similar=3, max_bytes=10_000_000)
+url = model.run_url(tracking.ui_url("http://127.0.0.1:5000/"))
+print(json.dumps({"found": found, "label": answer.label, "similar": [str(p) for p, _ in answer.similar], "url": url}))
+"""
+
+
+def test_a_teammates_upload_page_answers_with_the_shared_champion(env, stack, second):
+    """What `make app` shows, in the teammate's clone: the server's champion, its answer to an upload, the most
+    similar training images (embeddings from the run's artifacts in the bucket, pictures from the pulled data), and
+    a link to the run on the tracking server."""
+    image = next(p for p in (second / "data" / "yolo" / "minifigure" / "test").rglob("*") if p.is_file())
+    shown = json.loads(sh([sys.executable, "-c", APP_CHECK, str(image)], second, env).stdout.splitlines()[-1])
+    assert shown["found"] == {"minifigure": str(champion(stack).version)}
+    assert shown["label"] and len(shown["similar"]) == 3
+    assert all(Path(path).is_file() and Path(path).is_relative_to(second) for path in shown["similar"])
+    assert shown["url"].startswith(f"{stack.tracking_uri}/#/experiments/")
+
+
 @pytest.fixture(scope="module")
 def queued(env, stack, first, second) -> dict:
     """Four recipes queued in clone A and run two at a time by `dvc queue start -j 2`."""
@@ -181,7 +253,7 @@ def queued(env, stack, first, second) -> dict:
         status = sh(["dvc", "queue", "status"], repo, env).stdout
         if not any(word in status for word in ("Queued", "Running")):
             break
-        time.sleep(5)
+        time.sleep(2)
     sh(["dvc", "queue", "stop", "--kill"], repo, env)
     return {"status": status, "before": before}
 
@@ -212,6 +284,22 @@ def test_an_experiment_moves_between_clones_and_points_at_its_run(env, stack, fi
     assert (second / "models" / "minifigure" / "weights" / "best.pt").is_file()  # with it from the DVC remote
 
 
+def test_cross_validation_pools_its_folds_into_one_run_on_the_server(stack, queued, tmp_path, monkeypatch):
+    """`make crossval`'s folds are `dvc exp run --temp` experiments, which the queue above ran against the server;
+    what it adds is the pooled run, with the folds' training runs nested under it and its report in the bucket."""
+    from pipeline import crossval
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)
+    folds = [v.run_id for v in versions(stack) if v.version not in queued["before"]][:2]
+    (tmp_path / "report.md").write_text("pooled\n")
+    pooled = crossval.track("minifigure", 2, [], {"top1": 0.5, "images": 10}, tmp_path, folds)
+    run = client(stack).get_run(pooled)
+    assert run.data.metrics["crossval/top1"] == 0.5 and run.data.tags["crossval.fold_runs"] == ",".join(folds)
+    assert all(client(stack).get_run(fold).data.tags["mlflow.parentRunId"] == pooled for fold in folds)
+    assert [a.path for a in client(stack).list_artifacts(pooled, "crossval")] == ["crossval/report.md"]
+    assert list((stack.state / "s3" / team.ARTIFACTS_BUCKET).rglob("crossval/report.md"))
+
+
 def snapshot(stack: team.Stack) -> dict:
     """Every run (params, metrics, tags), version, alias, and every object's bytes in the store."""
     c = client(stack)
@@ -236,66 +324,7 @@ def test_restarting_the_stack_keeps_every_run_version_alias_and_object(env, stac
     assert "Cache and remote 'team' are in sync." in sh(["dvc", "status", "--cloud"], first["repo"], env).stdout
 
 
-def wait_for_exit(pid: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"process {pid} still alive after {timeout} s")
-
-
-@pytest.fixture(scope="module")
-def killed(env, stack, first, queued) -> dict:
-    """The tracking server killed (SIGKILL) while clone A trains a new recipe; then the stack is started again and
-    `dvc repro` run once more. MLflow's client would ride out about four minutes of outage with its own retries;
-    with them off the loss shows at once."""
-    repo = first["repo"]
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"]["minifigure"]["epochs"] = 3
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    before = {v.version for v in versions(stack)}
-    since = int(time.time() * 1000)
-    process = subprocess.Popen(["dvc", "repro"], cwd=repo, env={**env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    experiment = client(stack).get_experiment_by_name("lego-minifigure").experiment_id
-    training = []
-    while not training and process.poll() is None:
-        time.sleep(0.2)
-        training = client(stack).search_runs(
-            [experiment], f"attributes.status = 'RUNNING' and attributes.start_time > {since}"
-        )
-    server = team.running(stack, "mlflow")
-    os.killpg(server, signal.SIGKILL)
-    wait_for_exit(server)
-    output = process.communicate(timeout=600)[0]
-    team_cli("up", repo, env)
-    again = sh(["dvc", "repro"], repo, env)
-    return {"training": training, "code": process.returncode, "output": output, "again": again.stdout,
-            "before": before}  # fmt: skip
-
-
-def test_a_server_killed_during_training_ends_the_stage_with_one_line(stack, killed):
-    assert killed["training"], "the server was killed before training began"
-    assert killed["code"] != 0
-    line = f"error: tracking server {stack.tracking_uri} does not answer: start it again (make team-up), then run dvc repro"
-    assert line in killed["output"].splitlines(), killed["output"][-3000:]
-    assert "Traceback" not in killed["output"]
-
-
-def test_after_the_restart_repro_completes_with_no_duplicate_or_half_registered_version(stack, killed):
-    assert "Running stage 'train@minifigure'" in killed["again"]
-    new = [v for v in versions(stack) if v.version not in killed["before"]]
-    assert len(new) == 1, [(v.version, v.run_id) for v in new]
-    for version in versions(stack):  # each one registered whole: its decision's tags are there
-        assert {"test_top1", "test_version", "data_source"} <= version.tags.keys(), version.version
-    assert new[0].run_id != killed["training"][0].info.run_id  # the lost run's training was not registered
-    assert not client(stack).search_registered_models(filter_string="name LIKE '%champion-lock%'")
-
-
-def test_an_interrupted_dvc_push_completes_when_run_again(env, stack, first, killed):
+def test_an_interrupted_dvc_push_completes_when_run_again(env, stack, first, queued):
     """`dvc push` killed mid-upload (many small objects and a few large ones), then run again: the remote ends in
     sync and every object in the bucket is whole (its content hashes to its name)."""
     repo = first["repo"]
@@ -337,7 +366,7 @@ def test_the_planted_secret_is_in_no_file_run_log_or_report(stack, first, second
         for path in [place] if place.is_file() else place.rglob("*"):
             if path.is_file():
                 assert SENTINEL.encode() not in path.read_bytes(), path
-    assert SENTINEL not in first["up"] + first["run"]
+    assert SENTINEL not in first["up"] + first["lost"]["output"] + first["run"]
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +399,7 @@ def namespace() -> dict:
 
 
 def test_a_clone_in_another_network_namespace_pulls_and_serves_by_the_stack_address(
-    env, stack, first, origin, namespace, killed, tmp_path
+    env, stack, first, origin, namespace, tmp_path
 ):
     """Nothing assumes localhost or a shared disk, and no one gets in without credentials: the stack listens on the
     veth address (HOST) with MLflow's basic-auth app on (TEAM_AUTH=basic), git is served by `git daemon`, and a
@@ -442,7 +471,4 @@ def test_a_clone_in_another_network_namespace_pulls_and_serves_by_the_stack_addr
             serving.terminate()
             serving.wait(timeout=30)
         daemon.terminate()
-        daemon.wait(timeout=30)
-        for name in ("mlflow", "s3"):
-            team.stop(stack, name)
-        team_cli("up", first["repo"], env)
+        daemon.wait(timeout=30)  # the stack stays on the veth address: this is the module's last test

@@ -65,10 +65,9 @@ def champion_versions(tasks: Sequence[str]) -> dict[str, str]:
 
     client, found = mlflow.MlflowClient(), {}
     for task in tasks:
-        try:
-            found[task] = str(client.get_model_version_by_alias(registry.model_name(task), registry.ALIAS).version)
-        except mlflow.exceptions.MlflowException:
-            continue
+        version = registry.champion_version(client, task)
+        if version is not None:
+            found[task] = str(version.version)
     return found
 
 
