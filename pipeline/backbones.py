@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -36,6 +37,9 @@ from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
 from ultralytics.nn.modules import Classify  # noqa: E402
 from ultralytics.nn.tasks import ClassificationModel  # noqa: E402
 from ultralytics.utils.torch_utils import unwrap_model  # noqa: E402
+
+if TYPE_CHECKING:
+    from timm.models.efficientnet import EfficientNet
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ def checkpoint_path(name: str) -> Path:
         raise DataError(
             f"train model {name!r} needs the package {spec.package.replace('_', '-')} (pinned in requirements.txt)"
         ) from None
+    if package.__file__ is None:
+        raise DataError(f"{spec.package}: not an installed package with files (reinstall requirements.txt)")
     return Path(package.__file__).parent / spec.file
 
 
@@ -107,16 +113,17 @@ def verified_state_dict(path: Path, sha256: str) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def timm_state_dict(checkpoint: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+def timm_state_dict(checkpoint: dict[str, torch.Tensor], net: EfficientNet) -> dict[str, torch.Tensor]:
     """Rename the checkpoint's keys to timm's, with every shape checked and no key left unmatched on either side."""
-    flat = [f"blocks.{s}.{b}" for s, stage in enumerate(net.blocks) for b in range(len(stage))]
+    stages = [cast(nn.Sequential, stage) for stage in net.blocks]  # timm's stages: Sequentials of blocks
+    flat = [f"blocks.{s}.{b}" for s, stage in enumerate(stages) for b in range(len(stage))]
     target = net.state_dict()
     mapped: dict[str, torch.Tensor] = {}
     for key, tensor in checkpoint.items():
         block = re.match(r"_blocks\.(\d+)\.(\w+)\.(\w+)$", key)
         if block:
             index, layer, leaf = int(block[1]), block[2], block[3]
-            names = _SEPARABLE if index < len(net.blocks[0]) else _INVERTED
+            names = _SEPARABLE if index < len(stages[0]) else _INVERTED
             new = f"{flat[index]}.{names[layer]}.{leaf}" if index < len(flat) and layer in names else None
         else:
             layer, _, leaf = key.partition(".")
@@ -137,11 +144,11 @@ class CheckpointInput(nn.Module):
         return (x * 255.0 - 127.0) / 128.0
 
 
-def imagenet_network(name: str, pretrained: bool) -> nn.Module:
+def imagenet_network(name: str, pretrained: bool) -> EfficientNet:
     """timm's network with the packaged ImageNet weights (1000 classes), or randomly initialised."""
     import timm
 
-    net = timm.create_model(BACKBONES[name].timm_name, pretrained=False, num_classes=1000)
+    net = cast("EfficientNet", timm.create_model(BACKBONES[name].timm_name, pretrained=False, num_classes=1000))
     if pretrained:
         net.load_state_dict(timm_state_dict(load_checkpoint(name), net))
     return net
@@ -208,10 +215,12 @@ class BackboneTrainer(ClassificationTrainer):
 
     def set_class_weights(self) -> None:
         """Ultralytics' detection weighting (range check, mean 1, `model.class_weights`), then a loss that uses it."""
-        DetectionTrainer.set_class_weights(self)
-        model = unwrap_model(self.model)  # already wrapped for several GPUs at this point
-        if getattr(model, "class_weights", None) is not None:
-            model.criterion = ClassWeightedLoss(model.class_weights)  # Ultralytics strips it from checkpoints
+        DetectionTrainer.set_class_weights(self)  # type: ignore[arg-type]  # borrowed: self is no DetectionTrainer
+        # by now the network set up from the model path, already wrapped for several GPUs
+        model = cast(ClassificationModel, unwrap_model(cast(nn.Module, self.model)))
+        weights = getattr(model, "class_weights", None)
+        if weights is not None:
+            model.criterion = ClassWeightedLoss(weights)  # Ultralytics strips it from checkpoints
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         if not is_backbone(cfg):

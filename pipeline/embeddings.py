@@ -75,18 +75,18 @@ def plot_map(
     from pipeline.report import _pyplot, _save
 
     plt = _pyplot()
-    labels, splits = np.asarray(labels), np.asarray(splits)
-    classes = sorted(set(labels))
+    label_array, split_array = np.asarray(labels), np.asarray(splits)
+    classes = sorted(set(label_array))
     colours = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")
     fig, ax = plt.subplots(figsize=(9, 7.5))
     for i, name in enumerate(classes):
         colour = colours(i % colours.N)
-        train = (labels == name) & (splits == "train")
-        test = (labels == name) & (splits == "test")
+        train = (label_array == name) & (split_array == "train")
+        test = (label_array == name) & (split_array == "test")
         ax.scatter(xy[train, 0], xy[train, 1], s=8, color=colour, alpha=0.5, linewidths=0)
         ax.scatter(xy[test, 0], xy[test, 1], s=28, facecolors="none", edgecolors=[colour], linewidths=1.2,
                    label=name if len(classes) <= 20 else None)  # fmt: skip
-    test_index = np.flatnonzero(splits == "test")
+    test_index = np.flatnonzero(split_array == "test")
     missed = test_index[np.asarray(wrong, dtype=bool)]
     ax.scatter(xy[missed, 0], xy[missed, 1], marker="x", s=60, color="black", linewidths=1.6,
                label=f"misclassified test image ({len(missed)})")  # fmt: skip

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-ImageLike = str | Path | Image.Image
+ImageLike = str | Path | Image.Image | np.ndarray  # an array: BGR, as Ultralytics reads files
 
 
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -58,7 +58,8 @@ class Ensemble:
         `None` or why it is unreadable) for files, encoded bytes or BGR arrays, decoded at full scale."""
         from pipeline.images import UnreadableImage, decode_bgr, read_bytes
 
-        images, verdicts = [], []
+        images: list[np.ndarray] = []
+        verdicts: list[UnreadableImage | None] = []
         for source in sources:
             try:
                 data = source if isinstance(source, np.ndarray | bytes) else read_bytes(source)

@@ -75,7 +75,8 @@ def _static_same_padding(net, imgsz: int) -> None:
             c = self.conv
             return F.conv2d(F.pad(x, self.pads), c.weight, c.bias, c.stride, 0, c.dilation, c.groups)
 
-    sizes, hooks = {}, []
+    sizes: dict[str, torch.Size] = {}
+    hooks = []
     for name, module in net.named_modules():
         if isinstance(module, Conv2dSame):
             hooks.append(
@@ -208,11 +209,13 @@ class OnnxClassifier:
     def run(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`(probabilities, embedding)` of a `(n, 3, imgsz, imgsz)` batch: the members' mean softmax, member 0's
         embedding."""
-        probs, embedding = [], None
+        probs: list[np.ndarray] = []
+        embedding: np.ndarray | None = None
         for i, member in enumerate(self.sessions):
             logits, features = member.run(None, {"images": inputs})
             probs.append(softmax(logits.astype(np.float64)))
             embedding = features if i == 0 else embedding
+        assert embedding is not None  # __init__ refuses an empty list of models
         return np.mean(probs, axis=0), embedding
 
     def classify(

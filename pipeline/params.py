@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.paths import PROJECT_ROOT
 
-TASKS = ("minifigure", "theme")
+Task = Literal["minifigure", "theme"]
+TASKS: tuple[Task, ...] = ("minifigure", "theme")
 # ImageNet weights installed with pip (pipeline.backbones.BACKBONES)
 PACKAGED_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 SYNTHETIC_PRETRAIN = "synthetic-pretrain"  # train.<task>.model: fine-tune from pretrain@<task> (pipeline.pretraining)
@@ -61,6 +62,13 @@ class Source(Strict):
     @property
     def resolved_path(self) -> Path | None:
         return _existing_path(self.path, "path")
+
+    @property
+    def local_path(self) -> Path:
+        """`resolved_path` of a `local` source, which `_path_for_local` guarantees is set."""
+        path = self.resolved_path
+        assert path is not None
+        return path
 
 
 class MinifiguresSource(Source):
@@ -272,7 +280,7 @@ class App(Strict):
 
 class Params(Strict):
     seed: int = 42
-    tasks: list[Literal["minifigure", "theme"]] = list(TASKS)
+    tasks: list[Task] = list(TASKS)
     sources: Sources = Sources()
     synthetic: Synthetic = Synthetic()
     theme_groups: dict[str, list[str]]

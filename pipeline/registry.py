@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
 
 import mlflow
 from pipeline.calibration import Calibration
@@ -74,7 +76,7 @@ def member_files(artifacts: dict[str, str], kind: str) -> list[Path]:
     return [Path(artifacts[weights_key(i, kind)]) for i in range(count)]
 
 
-class LegoClassifier(mlflow.pyfunc.PythonModel):
+class LegoClassifier(PythonModel):
     """Input: a DataFrame with column `image` (encoded image bytes: JPEG, PNG, WEBP…, decoded by content).
     Output: `label` ("unknown" when the calibrated confidence is below the model's threshold), `confidence`,
     `top_k_labels`, `top_k_probabilities` (kept when the label is "unknown"), and `probabilities` in the order of
@@ -197,14 +199,21 @@ def registration_key(run_id: str, files: Sequence[Path], example: bytes, data: d
     return digest.hexdigest()
 
 
+def model_metadata(uri: str) -> dict[str, Any]:
+    """A registered model's metadata (`classes` and the rest this project records with it)."""
+    metadata = mlflow.models.get_model_info(uri).metadata
+    if metadata is None:
+        raise DataError(f"{uri}: the model has no metadata (not registered by this project)")
+    return metadata
+
+
 def registered_version(client: mlflow.MlflowClient, task: str, run_id: str, key: str) -> tuple[str, list[str]] | None:
     """The version already registered from this run with this key, and its classes: a registration interrupted
     after the version was created (a killed process or tracking server) is resumed on it, not duplicated."""
     name = model_name(task)
     for found in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
         if found.tags.get(KEY_TAG) == key:
-            info = mlflow.models.get_model_info(f"models:/{name}/{found.version}")
-            return str(found.version), list(info.metadata["classes"])
+            return str(found.version), list(model_metadata(f"models:/{name}/{found.version}")["classes"])
     return None
 
 
@@ -365,7 +374,8 @@ def decide(
     client.update_model_version(name, version_, description=describe(data_source, synthetic))
     with champion_lock(client, task):  # read, compare and move the alias with no other decision in between
         current = champion_version(client, task)
-        before, before_top1 = (str(current.version), None) if current else (None, None)
+        before = str(current.version) if current else None
+        before_top1: float | None = None
         before_source = current.tags.get("data_source") if current else None
         before_synthetic = _synthetic_tag(current.tags) if current else None
         new_synthetic = None if data_source is None else bool(synthetic)
@@ -386,7 +396,7 @@ def decide(
                 f"trained on synthetic data ({before_source})"
             )
         else:
-            current_classes = mlflow.models.get_model_info(f"models:/{name}/{current.version}").metadata.get("classes")
+            current_classes = model_metadata(f"models:/{name}/{current.version}").get("classes")
             if current_classes != classes:
                 promoted, reason = True, "champion was trained on other classes; scores are not comparable"
             else:

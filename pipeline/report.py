@@ -45,8 +45,8 @@ def top_confusions(matrix: np.ndarray, names: Sequence[str], k: int = 10) -> pd.
     actual, predicted = np.nonzero(matrix * (1 - np.eye(len(names), dtype=matrix.dtype)))
     frame = pd.DataFrame(
         {
-            "actual": [names[i] for i in actual],
-            "predicted": [names[j] for j in predicted],
+            "actual": [names[int(i)] for i in actual],
+            "predicted": [names[int(j)] for j in predicted],
             "count": matrix[actual, predicted].astype(int),
             "share_of_actual": matrix[actual, predicted] / rows[actual],
         }
@@ -136,8 +136,8 @@ def _thumbnail(path: Path, size: int = 224) -> np.ndarray | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
+        with Image.open(path) as opened:
+            image = opened.convert("RGB")
             image.thumbnail((size, size))
             return np.asarray(image)
     except OSError:

@@ -80,7 +80,9 @@ def group_lookup(theme_groups: dict[str, list[str]]) -> dict[tuple[str, ...], st
 
 def deepest_group(chain: list[str] | None, lookup: dict[tuple[str, ...], str]) -> str | None:
     """The group of the deepest level of `chain` (root first) that `lookup` names, or None."""
-    for depth in range(len(chain or ()), 0, -1):
+    if chain is None:
+        return None
+    for depth in range(len(chain), 0, -1):
         group = lookup.get(tuple(chain[:depth]))
         if group is not None:
             return group

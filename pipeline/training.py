@@ -7,10 +7,11 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from pipeline import paths
 from pipeline.io import DataError, list_images
-from pipeline.params import SYNTHETIC_PRETRAIN, Params, Train
+from pipeline.params import SYNTHETIC_PRETRAIN, Device, Params, Train
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class TrainResult:
     val_top5: float
 
 
-def resolve_device(device: object) -> str | int | list[int]:
+def resolve_device(device: Device) -> str | int | list[int]:
     """`auto` → every visible CUDA GPU (a list when several), else the CPU."""
     if device != "auto":
         return device
@@ -154,6 +155,7 @@ def train(
     from pipeline.onnx_model import export
 
     weights = Path(trainer.last if refit else trainer.best)
+    metrics = cast(dict[str, float], trainer.metrics)  # Ultralytics declares it None until training fills it
     return TrainResult(
         save_dir=Path(trainer.save_dir),
         best=Path(trainer.best),
@@ -162,8 +164,8 @@ def train(
         results_csv=Path(trainer.csv),
         train_images=len(list_images(dataset / "train")),
         epochs_run=len(Path(trainer.csv).read_text().splitlines()) - 1,  # one results.csv row per epoch
-        val_top1=float(trainer.metrics.get("metrics/accuracy_top1", float("nan"))),
-        val_top5=float(trainer.metrics.get("metrics/accuracy_top5", float("nan"))),
+        val_top1=float(metrics.get("metrics/accuracy_top1", float("nan"))),
+        val_top5=float(metrics.get("metrics/accuracy_top5", float("nan"))),
     )
 
 

@@ -229,7 +229,7 @@ def build_suite(settings: Validate):  # -> gx.ExpectationSuite
     from great_expectations.expectations.row_conditions import Column
 
     suite = gx.ExpectationSuite(name=SUITE_NAME)
-    expectations = [
+    expectations: list[gxe.Expectation] = [
         gxe.ExpectColumnValuesToNotBeNull(column="path"),
         gxe.ExpectColumnValuesToBeUnique(column="path"),
         gxe.ExpectColumnValuesToNotBeNull(column="sha256"),
@@ -356,7 +356,7 @@ def validate_manifest(checked: pd.DataFrame, settings: Validate, docs_dir: Path)
         SITE_NAME,
         {
             "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
+            "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]  # GX's TypedDict lacks it
             "store_backend": {
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(docs_dir),

@@ -15,7 +15,8 @@ def main() -> None:
     dataset = paths.YOLO / task
     images = labelled_images(dataset / "calibration") if (dataset / "calibration").is_dir() else None
     held_out = images is not None and not images.empty
-    if not held_out:  # split.calibration_fraction: 0 — validation, trained on too when split.refit is on
+    # split.calibration_fraction: 0 — validation, trained on too when split.refit is on
+    if images is None or images.empty:
         images, held_out = labelled_images(dataset / "val"), not config.split.refit
     unknown = sorted(set(images["label"]) - set(model.names))
     if unknown:
@@ -23,6 +24,7 @@ def main() -> None:
     probs = model.probabilities(list(images["path"]), config.calibrate.batch, progress=f"calibrate {task}")
     y_true = images["label"].map(model.names.index).to_numpy()
     fitted = calibration.fit(probs, y_true, config.calibrate.in_distribution_recall, held_out)
+    assert fitted.nll_before is not None and fitted.nll_after is not None  # calibration.fit sets both
     io.write_json(paths.REPORTS / "calibrate" / f"{task}.json", fitted.to_json())
 
     tracking.add_to_run(run["run_id"], {

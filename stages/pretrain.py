@@ -11,7 +11,8 @@ def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
     out = paths.SYNTHETIC_PRETRAIN / task
-    if config.pretrain_for(task) is None:
+    settings = config.pretrain_for(task)
+    if settings is None:
         pretrain(task, config, out)
         print(f"pretrain@{task}: no pretrain.{task} section, nothing to pretrain")
         return
@@ -20,7 +21,7 @@ def main() -> None:
 
     with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=f"{task}-synthetic-pretrain") as run:
         mlflow.set_tags({**tracking.run_tags(task, "synthetic"), "stage": "pretrain"})
-        mlflow.log_params(tracking.flatten({"pretrain": config.pretrain_for(task).model_dump()}))
+        mlflow.log_params(tracking.flatten({"pretrain": settings.model_dump()}))
         record = pretrain(task, config, out, mlflow.log_metrics)
         mlflow.log_metric("val_top1", record["val_top1"])
     print(

@@ -98,6 +98,8 @@ def load(task: str, version: str, dataset: Path | None = None) -> Champion:
     classifier = mlflow.pyfunc.load_model(source).unwrap_python_model()
     client = mlflow.MlflowClient()
     found = client.get_model_version(registry.model_name(task), version)
+    if found.run_id is None:
+        raise DataError(f"{registry.model_name(task)} v{version}: registered without an MLflow run")
     run = client.get_run(found.run_id)
     metrics = {k.removeprefix("test/"): v for k, v in run.data.metrics.items() if k.startswith("test/")}
     return Champion(

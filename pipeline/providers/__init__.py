@@ -48,7 +48,7 @@ def data_source(params: Params, task: str) -> dict[str, object]:
             "kaggle": [f"kaggle:{figures.dataset}"],
             "none": [],  # the custom classes alone
         }[figures.provider]
-        providers = [figures.provider]
+        providers: list[str] = [figures.provider]
         if sources.custom.path:
             parts.append(f"custom:{_folder_name(sources.custom.path)}")
     elif task == "theme":
@@ -77,6 +77,7 @@ def select_set_ids(labelled: pd.DataFrame | None, params: Params) -> list[str]:
             raise DataError(f"params.yaml: sources.sets.ids_file: {path} not found") from None
         ids = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
         return list(dict.fromkeys(ids))[: settings.max_sets]
+    assert labelled is not None  # the catalogue is labelled whenever there is no ids_file
     pool = labelled
     if settings.years:
         first, last = settings.years
@@ -108,7 +109,7 @@ def fetch_minifigures(params: Params, target: Path) -> pd.DataFrame:
             )
             return kaggle_layout.ingest(Path(tmp), target)
     if source.provider == "local":
-        return kaggle_layout.ingest(source.resolved_path, target)
+        return kaggle_layout.ingest(source.local_path, target)
     if source.provider == "kaggle":
         archive = paths.CACHE / "kaggle" / f"{source.dataset.replace('/', '__')}.zip"
         if not archive.is_file():  # a kept .part is resumed; a complete zip is not fetched again
@@ -167,7 +168,7 @@ def fetch_sets(params: Params, target: Path) -> list[dict]:
         config = params.synthetic.sets
         records = synthetic.render_sets(target, count=config.count, image_height=config.image_height, seed=params.seed)
     else:
-        records = _local_sets(source.resolved_path, target)
+        records = _local_sets(source.local_path, target)
     write_text(target / SETS_LOG, "".join(json.dumps(r) + "\n" for r in records))
     return records
 
@@ -178,5 +179,5 @@ def fetch_catalogue(params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     if source.provider == "synthetic":
         return synthetic.synthetic_catalogue(params.seed)
     if source.provider == "local":
-        return read_catalogue(source.resolved_path)
+        return read_catalogue(source.local_path)
     return rebrickable.fetch_catalogue(source.base_url, source.api_url, paths.CACHE / "rebrickable")

@@ -100,7 +100,9 @@ def _fetch_set(client: Client, base_url: str, set_id: str, image_size: str, out_
         return {**record, "error": "invalid set id"}
     try:
         body = client.get_json(f"{base_url.rstrip('/')}/api/sets/{quote(set_id, safe='')}")
-        if isinstance(body, dict) and "error" in body:
+        if not isinstance(body, dict):
+            raise DataError(f"{safe_url(base_url)}: unexpected API response")
+        if "error" in body:
             record["status"] = "not_found"
         else:
             url = _image_url(body, base_url, image_size)
@@ -119,10 +121,8 @@ def _record(set_id: str) -> dict:
             "status": "failed", "error": None}  # fmt: skip
 
 
-def _image_url(body: object, base_url: str, image_size: str) -> str:
+def _image_url(body: dict, base_url: str, image_size: str) -> str:
     """The absolute image URL; the API gives site-relative paths such as `/crop/genericnx400/sets/7078-1.jpg`."""
-    if not isinstance(body, dict):
-        raise DataError(f"{safe_url(base_url)}: unexpected API response")
     urls = body.get("image_urls")
     path = _text(urls.get(image_size)) if isinstance(urls, dict) else None
     if path is None:

@@ -92,7 +92,7 @@ def _follow(client: Client, url: str, key: str, what: str) -> list[dict]:
             bar.total = body.get("count")
             rows.extend(body["results"])
             bar.update(len(body["results"]))
-            url = body.get("next")
+            url = body.get("next") or ""
     return rows
 
 

@@ -744,6 +744,8 @@ def render_minifigures(
 def _set_name(seed: int, number: int, style: str, root: str = "") -> str:
     """Invented set names; seeded by set number so the catalogue and minifigure metadata agree."""
     rng = _rng(seed, number, _SALT_NAME)
+    first: tuple[str, ...]
+    second: tuple[str, ...]
     if root == "Books":
         first, second = _BOOK_WORDS
     elif root == "Gear":
@@ -781,11 +783,11 @@ def theme_roots(themes: pd.DataFrame) -> dict[int, str]:
     roots: dict[int, str] = {}
     for theme_id in parent:
         node, seen = theme_id, set()
-        while parent[node] is not None:
+        while (up := parent[node]) is not None:
             if node in seen:
                 raise ValueError(f"theme cycle through {node}")
             seen.add(node)
-            node = parent[node]
+            node = up
         roots[theme_id] = names[node]
     return roots
 
