@@ -6,7 +6,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
 # `make help` lists the targets below with their `##` lines.
-.PHONY: help results install run test ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval \
+.PHONY: help results install run test test-fast ui serve app lint bench clean real-minifigures real-themes crossval real-themes-crossval \
         team-install team-up team-down team-status
 
 help:                 ## this list
@@ -24,8 +24,12 @@ $(VENV)/.installed: requirements.txt
 run: install          ## create .venv, install pinned deps, run the whole pipeline
 	dvc repro
 
-test: lint            ## lint + format check (ruff), then the test suite (CPU, no network)
-	python -m pytest
+PYTEST_WORKERS ?= 2
+test: lint            ## lint, format and type checks, then every test (CPU, no network; PYTEST_WORKERS=2 in parallel)
+	python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+test-fast: lint       ## lint, format and type checks, then the unit tier: no pipeline runs, team stack, Ray or browser
+	python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not integration and not team and not slow"
 
 results: install      ## the metrics of the last run, from the metrics files (dvc metrics show)
 	dvc metrics show
@@ -41,9 +45,10 @@ serve: install        ## REST API for a task's champion: make serve TASK=minifig
 app: install          ## upload page for the champions: make app PORT=8501 (127.0.0.1; HOST=0.0.0.0 to share)
 	python -m pipeline.app --host $(HOST) --port $(or $(PORT),8501)
 
-lint: install         ## ruff check + ruff format --check (also run by `make test`)
+lint: install         ## ruff check + ruff format --check + mypy (also run by `make test`; pre-commit runs the same)
 	ruff check .
 	ruff format --check .
+	mypy
 
 bench: install        ## benchmarks (not tests): print ratios
 	python bench/train_overhead.py

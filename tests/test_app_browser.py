@@ -37,6 +37,8 @@ from tests.project_repo import make_repo  # noqa: E402
 from tests.registered import register_champion  # noqa: E402
 from tests.servers import free_port, listening_addresses, wait_until_answering  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 SCREENSHOT = os.environ.get("LEGO_APP_SCREENSHOT")  # also save the screenshot there (the README's docs/app.png)
 CHROMIUM_ARGS = [  # the machine's closed network: no background, sync or update connections at all
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -97,6 +97,7 @@ def real_minifigure_dataset(shared_data: Path, out: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_real_photo_model_says_unknown_for_real_set_pictures(shared_data, tmp_path):
     """A short fine-tune of the packaged ImageNet backbone on the real minifigure photos, calibrated on its own
     calibration split like calibrate@minifigure, given the real set pictures (boxes and scenes, none of the 37

@@ -13,6 +13,8 @@ from pipeline import registry
 from pipeline.prediction import predict_folder, review_queue
 from tests.registered import register_champion
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("ray")
 
 

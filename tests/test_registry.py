@@ -29,7 +29,7 @@ def client(tmp_path, monkeypatch):
 def register(classes):
     with mlflow.start_run() as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), metadata={"classes": classes},
-                                       registered_model_name="lego-minifigure")  # fmt: skip
+                                       pip_requirements=[], registered_model_name="lego-minifigure")  # fmt: skip
     return str(info.registered_model_version), run.info.run_id
 
 
@@ -317,7 +317,9 @@ def test_registering_the_same_run_and_inputs_again_resumes_its_version(client, t
     files[0].write_bytes(b"other onnx")
     assert key != registry.registration_key("run-1", files, b"example", {"data_source": "x"})
     with mlflow.start_run() as run:
-        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), metadata={"classes": ["a", "b"]})
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=Constant(), metadata={"classes": ["a", "b"]}, pip_requirements=[]
+        )
     created = mlflow.register_model(info.model_uri, "lego-minifigure", tags={registry.KEY_TAG: key})
     assert registry.registered_version(client, "minifigure", run.info.run_id, "another key") is None
     found = registry.registered_version(client, "minifigure", run.info.run_id, key)
