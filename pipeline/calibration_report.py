@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import plotting
 from pipeline.calibration import Calibration, nll, risk_coverage
 from pipeline.reliability import perfect_calibration_ece
 
@@ -31,10 +32,8 @@ def calibration_metrics(
 
 def plot_risk_coverage(confidence: np.ndarray, correct: np.ndarray, threshold: float, title: str, target: Path) -> None:
     """Error rate among the answered images against the share answered, with the model's threshold marked."""
-    from pipeline.report import _pyplot, _save
-
     curve = risk_coverage(confidence, correct)
-    plt = _pyplot()
+    plt = plotting.pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.plot(curve["coverage"], curve["risk"], color="#4C72B0", label="answer only above a threshold")
     answered = float((confidence >= threshold).mean())
@@ -49,7 +48,7 @@ def plot_risk_coverage(confidence: np.ndarray, correct: np.ndarray, threshold: f
     ax.set_title(title, fontsize=11)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    _save(fig, target)
+    plotting.save(fig, target)
 
 
 def markdown(metrics: dict, calibration: Calibration) -> str:

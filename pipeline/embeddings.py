@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import plotting
 from pipeline.io import atomic_path
 
 
@@ -72,9 +73,7 @@ def plot_map(
     xy: np.ndarray, labels: Sequence[str], splits: Sequence[str], wrong: np.ndarray, title: str, target: Path
 ) -> None:
     """Train images as small dots, test images as circles, misclassified test images as black crosses."""
-    from pipeline.report import _pyplot, _save
-
-    plt = _pyplot()
+    plt = plotting.pyplot()
     label_array, split_array = np.asarray(labels), np.asarray(splits)
     classes = sorted(set(label_array))
     colours = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")
@@ -95,4 +94,4 @@ def plot_map(
     ax.set_title(f"{title}\ndots: train, circles: test, colour: true class", fontsize=11)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     fig.tight_layout()
-    _save(fig, target)
+    plotting.save(fig, target)

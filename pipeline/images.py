@@ -18,9 +18,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.inference import chunks
-
 Source = Path | bytes | np.ndarray  # a file, encoded bytes, or an already decoded BGR array
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    """`items` in consecutive slices of `size` (the last one shorter)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class UnreadableImage(ValueError):

@@ -3,19 +3,16 @@ ONNX export (`pipeline.onnx_model`, the path everything else runs) and as the re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from pipeline.images import chunks
+
 ImageLike = str | Path | Image.Image | np.ndarray  # an array: BGR, as Ultralytics reads files
-
-
-def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def class_probabilities(model, images: Sequence[ImageLike], batch: int, progress: str | None = None) -> np.ndarray:

@@ -15,6 +15,8 @@ from textwrap import shorten
 
 import numpy as np
 
+from pipeline import plotting
+
 
 def auroc(inside: np.ndarray, outside: np.ndarray) -> float:
     """P(confidence of a known-class image > that of an out-of-catalogue one), ties counted half (Mann–Whitney U)."""
@@ -46,9 +48,7 @@ def summarise(inside: np.ndarray, outside: np.ndarray, threshold: float) -> dict
 def plot_confidence(inside: np.ndarray, outside: np.ndarray, threshold: float, title: str, target: Path) -> None:
     """Histograms of calibrated confidence, known-class test images against out-of-catalogue pictures, with the
     threshold below which the model says "unknown"."""
-    from pipeline.report import _pyplot, _save
-
-    plt = _pyplot()
+    plt = plotting.pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     bins = np.linspace(0, 1, 21)
     for values, colour, name in (
@@ -63,7 +63,7 @@ def plot_confidence(inside: np.ndarray, outside: np.ndarray, threshold: float, t
     ax.set_title(title, fontsize=11)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    _save(fig, target)
+    plotting.save(fig, target)
 
 
 def plot_most_confident(

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import plotting
+
 
 def _bin_index(confidence: np.ndarray, bins: int) -> np.ndarray:
     """Equal-width bins over [0, 1], right-closed ((0.1, 0.2] is one bin) with 0 in the first."""
@@ -66,9 +68,7 @@ def perfect_calibration_ece(confidence: np.ndarray, bins: int = 10, draws: int =
 
 def plot_reliability(table: pd.DataFrame, ece: float, title: str, target: Path) -> None:
     """Reliability diagram: bars below the diagonal mean overconfidence; the lower panel shows how much data each bin has."""
-    from pipeline.report import _pyplot, _save
-
-    plt = _pyplot()
+    plt = plotting.pyplot()
     fig, (ax, counts) = plt.subplots(
         2, 1, figsize=(6, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08}
     )
@@ -97,4 +97,4 @@ def plot_reliability(table: pd.DataFrame, ece: float, title: str, target: Path) 
     counts.set_ylabel("images")
     counts.set_xlabel("confidence (top-1 probability)")
     fig.subplots_adjust(left=0.13, right=0.97, top=0.9, bottom=0.09)
-    _save(fig, target)
+    plotting.save(fig, target)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.io import atomic_path, write_csv, write_text
+from pipeline import plotting
+from pipeline.io import write_csv, write_text
 from pipeline.reliability import expected_calibration_error, plot_reliability, reliability_table
 
 METRIC_LABELS = {
@@ -79,25 +80,9 @@ def worst_first(table: pd.DataFrame) -> pd.DataFrame:
     return ranked.drop(columns="_absent").reset_index(drop=True)
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, target: Path, dpi: int = 100) -> None:
-    plt = _pyplot()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
-
-
 def plot_per_class(table: pd.DataFrame, title: str, target: Path) -> None:
     """Precision/recall/F1 bars per class, worst recall at the top, so weak classes are the first thing seen."""
-    plt = _pyplot()
+    plt = plotting.pyplot()
     present = worst_first(table[table["support"] > 0])
     n = max(len(present), 1)
     fig, ax = plt.subplots(figsize=(9.5, 1.4 + 0.42 * n), layout="constrained")
@@ -122,7 +107,7 @@ def plot_per_class(table: pd.DataFrame, title: str, target: Path) -> None:
     note = f"\n({missing} classes without test images omitted)" if missing else ""
     ax.set_title(f"{title}{note}", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    _save(fig, target)
+    plotting.save(fig, target)
 
 
 def _tile_title(actual: str, predicted: str, confidence: float) -> str:
@@ -148,12 +133,12 @@ def plot_gallery(
     paths: Sequence[Path], titles: Sequence[str], heading: str, target: Path, empty: str, limit: int = 24
 ) -> None:
     """Up to `limit` images in a grid, in the order given, each under its title; `empty` when there are none."""
-    plt = _pyplot()
+    plt = plotting.pyplot()
     shown = list(range(min(limit, len(paths))))
     if not shown:
         fig = plt.figure(figsize=(4, 1.2))
         fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=12)
-        _save(fig, target)
+        plotting.save(fig, target)
         return
     cols = min(6, len(shown))
     rows = math.ceil(len(shown) / cols)
@@ -169,7 +154,7 @@ def plot_gallery(
         ax.set_title(titles[i], fontsize=7.5, loc="left")
     fig.suptitle(heading, fontsize=11)
     fig.tight_layout()
-    _save(fig, target)
+    plotting.save(fig, target)
 
 
 def plot_mistakes(
