@@ -439,13 +439,9 @@ def test_a_clone_in_another_network_namespace_pulls_and_serves_by_the_stack_addr
                 break
             time.sleep(0.2)
         assert cloned.returncode == 0, cloned.stderr
-        for args in (
-            ["remote", "add", "--local", "--default", team.REMOTE, f"s3://{team.DVC_BUCKET}"],
-            ["remote", "modify", "--local", team.REMOTE, "endpointurl", f"http://{ours}:{stack.s3_port}"],
-            ["remote", "modify", "--local", team.REMOTE, "access_key_id", keys["AWS_ACCESS_KEY_ID"]],
-            ["remote", "modify", "--local", team.REMOTE, "secret_access_key", keys["AWS_SECRET_ACCESS_KEY"]],
-        ):
-            sh([*ns, "dvc", *args], repo, theirs)
+        endpoint = f"http://{ours}:{stack.s3_port}"
+        for args in team.remote_commands(endpoint, keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]):
+            sh([*ns, "dvc", *args], repo, theirs)  # the lines `make team-up` prints for a teammate
         sh([*ns, "dvc", "pull"], repo, theirs)
         assert "Data and pipelines are up to date." in sh([*ns, "dvc", "status"], repo, theirs).stdout
         refused = subprocess.run([*ns, sys.executable, "-m", "stages.predict", "minifigure"], cwd=repo, env=theirs,

@@ -144,15 +144,21 @@ def start_mlflow(stack: Stack, keys: Mapping[str, str]) -> None:
     wait_for(f"{stack.tracking_uri}/health", process, "mlflow server", stack.folder("logs") / "mlflow.log")
 
 
-def configure_remote(stack: Stack, keys: Mapping[str, str], repo: Path = paths.PROJECT_ROOT) -> None:
-    """The DVC remote `team` on the stack's `dvc` bucket, the default, all in `.dvc/config.local` (not committed)."""
-    dvc = cli.console_script("dvc")
-    for args in (
+def remote_commands(endpoint: str, key_id: str, secret: str) -> list[list[str]]:
+    """The `dvc` arguments that make the remote `team` (the stack's `dvc` bucket at `endpoint`) a checkout's
+    default, keys included, all in `.dvc/config.local` (not committed): run here, and printed for teammates."""
+    return [
         ["remote", "add", "--local", "--force", "--default", REMOTE, f"s3://{DVC_BUCKET}"],
-        ["remote", "modify", "--local", REMOTE, "endpointurl", stack.s3_endpoint],
-        ["remote", "modify", "--local", REMOTE, "access_key_id", keys["AWS_ACCESS_KEY_ID"]],
-        ["remote", "modify", "--local", REMOTE, "secret_access_key", keys["AWS_SECRET_ACCESS_KEY"]],
-    ):
+        ["remote", "modify", "--local", REMOTE, "endpointurl", endpoint],
+        ["remote", "modify", "--local", REMOTE, "access_key_id", key_id],
+        ["remote", "modify", "--local", REMOTE, "secret_access_key", secret],
+    ]
+
+
+def configure_remote(stack: Stack, keys: Mapping[str, str], repo: Path = paths.PROJECT_ROOT) -> None:
+    """The DVC remote `team` in `repo`, on this stack with its keys."""
+    dvc = cli.console_script("dvc")
+    for args in remote_commands(stack.s3_endpoint, keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]):
         result = subprocess.run([dvc, *args], cwd=repo, capture_output=True, text=True)
         if result.returncode != 0:
             raise DataError(f"dvc {' '.join(args[:4])} in {repo}: {result.stderr.strip().splitlines()[-1:]}")

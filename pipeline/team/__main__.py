@@ -15,6 +15,7 @@ from pipeline.team import (
     down,
     load_secrets,
     postgres,
+    remote_commands,
     running,
     up,
 )
@@ -22,20 +23,11 @@ from pipeline.team.stack import DATABASE
 
 
 def teammate_lines(stack: Stack) -> str:
-    auth = [
-        f"  export MLFLOW_TRACKING_USERNAME=<MLFLOW_TRACKING_USERNAME from {stack.secrets_file}>",
-        f"  export MLFLOW_TRACKING_PASSWORD=<MLFLOW_TRACKING_PASSWORD from {stack.secrets_file}>",
-    ]
-    return "\n".join(
-        [
-            f"  export MLFLOW_TRACKING_URI={stack.tracking_uri}",
-            *(auth if stack.auth else []),
-            f"  dvc remote add --local --default {REMOTE} s3://{DVC_BUCKET}",
-            f"  dvc remote modify --local {REMOTE} endpointurl {stack.s3_endpoint}",
-            f"  dvc remote modify --local {REMOTE} access_key_id <AWS_ACCESS_KEY_ID from {stack.secrets_file}>",
-            f"  dvc remote modify --local {REMOTE} secret_access_key <AWS_SECRET_ACCESS_KEY from {stack.secrets_file}>",
-        ]
-    )
+    secret = f"from {stack.secrets_file}>"
+    auth = [f"export {key}=<{key} {secret}" for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")]
+    remote = remote_commands(stack.s3_endpoint, f"<AWS_ACCESS_KEY_ID {secret}", f"<AWS_SECRET_ACCESS_KEY {secret}")
+    lines = [f"export MLFLOW_TRACKING_URI={stack.tracking_uri}", *(auth if stack.auth else [])]
+    return "\n".join(f"  {line}" for line in lines + [" ".join(["dvc", *args]) for args in remote])
 
 
 def main(argv: list[str] | None = None) -> None:
