@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from pipeline import io, offline, paths  # noqa: E402
 from pipeline.inference import class_probabilities  # noqa: E402
 from pipeline.prediction import predict_folder  # noqa: E402
+from pipeline.records import TrainRun  # noqa: E402
 from pipeline.registry import LegoClassifier  # noqa: E402
 
 REAL_PHOTOS = {"minifigure": paths.PROJECT_ROOT.parent / "shared" / "data" / "lego-minifigures"}
@@ -49,8 +50,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
 
-    run = io.read_json(paths.REPORTS / "train" / args.task / "run.json")
-    weights, onnx = paths.PROJECT_ROOT / run["weights"][0], paths.PROJECT_ROOT / run["onnx"][0]
+    run = TrainRun.of(args.task)
+    weights, onnx = run.weight_files()[0], run.onnx_files()[0]
     source = args.images or next(
         (p for p in [REAL_PHOTOS.get(args.task)] if p and p.is_dir()), paths.YOLO / args.task / "test"
     )

@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import io, params, paths  # noqa: E402
+from pipeline import params, paths  # noqa: E402
 from pipeline.backbones import BackboneTrainer  # noqa: E402
+from pipeline.records import SplitReport  # noqa: E402
 from pipeline.training import train_args, train_tracked  # noqa: E402
 
 
@@ -38,8 +39,8 @@ def main() -> None:
     config = params.load()
     settings = config.train_for(args.task).model_copy(update={"epochs": args.epochs})
     config = config.model_copy(update={"train": config.train.model_copy(update={args.task: settings})})
-    split = io.read_json(paths.REPORTS / "split" / f"{args.task}.json")
-    images = split["images"]["train"] * args.epochs
+    split = SplitReport.of(args.task)
+    images = split.images["train"] * args.epochs
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
@@ -55,7 +56,7 @@ def main() -> None:
 
     plain, stage = images / min(plain_times), images / min(stage_times)
     print(
-        f"task={args.task} epochs={args.epochs} train_images={split['images']['train']} model={settings.model} imgsz={settings.imgsz}"
+        f"task={args.task} epochs={args.epochs} train_images={split.images['train']} model={settings.model} imgsz={settings.imgsz}"
     )
     print(f"plain trainer:    {plain:.1f} images/s (best of {args.rounds}: {min(plain_times):.1f} s)")
     print(f"train stage:      {stage:.1f} images/s (best of {args.rounds}: {min(stage_times):.1f} s)")

@@ -14,7 +14,6 @@ folds' training runs are nested under.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from pipeline import io, paths
 from pipeline.calibration import UNKNOWN, nll_of_true
+from pipeline.records import SplitReport, TrainRun, split_report_path, train_run_path
 from pipeline.reliability import (
     expected_calibration_error,
     perfect_calibration_ece,
@@ -122,14 +122,16 @@ def experiment_ref(name: str) -> str:
 
 def fold_predictions(ref: str, task: str, fold: int, folds: int) -> tuple[pd.DataFrame, str]:
     """Fold `fold`'s test predictions, as its experiment `ref` committed them, and its training's MLflow run id."""
-    split_json = paths.REPORTS / "split" / f"{task}.json"
-    test = json.loads(_committed(ref, split_json)).get("test_fold", "a test_fraction draw")
+    split_json = split_report_path(task)
+    split = SplitReport.parse(_committed(ref, split_json), f"{ref}:{split_json.relative_to(paths.PROJECT_ROOT)}")
+    test = split.test_fold or "a test_fraction draw"
     if test != f"{fold} of {folds}":
         raise io.DataError(
             f"{split_json.relative_to(paths.PROJECT_ROOT)}: test is {test!r}, not fold {fold} of {folds}:"
             " cross-validation needs a source without a test split of its own"
         )
-    run_id = json.loads(_committed(ref, paths.REPORTS / "train" / task / "run.json"))["run_id"]
+    run_json = train_run_path(task)
+    run_id = TrainRun.parse(_committed(ref, run_json), f"{ref}:{run_json.relative_to(paths.PROJECT_ROOT)}").run_id
     frame = pd.read_csv(StringIO(_committed(ref, paths.REPORTS / "evaluate" / task / "predictions.csv")))
     return frame.assign(fold=fold, run_id=run_id), run_id
 

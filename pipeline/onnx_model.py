@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from pipeline.images import Source, UnreadableImage, model_inputs
 from pipeline.io import DataError, atomic_path
+from pipeline.records import TrainRun, train_run_path
 
 OPSET = 17
 
@@ -178,15 +179,12 @@ def session(path: Path):
         raise DataError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
 
 
-def trained(run_json: Path) -> tuple[dict, OnnxClassifier]:
-    """train@<task>'s `run.json` and the ONNX export(s) it lists."""
-    from pipeline.io import read_json
-    from pipeline.paths import PROJECT_ROOT
-
-    run = read_json(run_json)
-    if "onnx" not in run:
-        raise DataError(f"{run_json}: no ONNX export listed (run the train stage again)")
-    return run, OnnxClassifier([PROJECT_ROOT / m for m in run["onnx"]])
+def trained(task: str) -> tuple[TrainRun, OnnxClassifier]:
+    """train@<task>'s record and the ONNX export(s) it lists."""
+    run = TrainRun.of(task)
+    if not run.onnx:
+        raise DataError(f"{train_run_path(task)}: no ONNX export listed (run train@{task} again)")
+    return run, OnnxClassifier(run.onnx_files())
 
 
 class OnnxClassifier:

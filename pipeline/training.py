@@ -12,6 +12,7 @@ from typing import cast
 from pipeline import paths
 from pipeline.io import DataError, list_images
 from pipeline.params import SYNTHETIC_PRETRAIN, Device, Params, Train
+from pipeline.records import SplitReport
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def ensemble_scores(members: list[TrainResult], dataset: Path, batch: int) -> tu
     return top_k_accuracy(y_true, probs, 1), top_k_accuracy(y_true, probs, 5)
 
 
-def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, split: dict):
+def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, split: SplitReport):
     """`train.ensemble` models (seeds `seed`, `seed + 1`, …) inside one new MLflow run of the task's experiment:
     params, tags, per-epoch metrics and artifacts (in one nested run per member when there are several), and
     the validation score of the members' mean. Returns the members' results, that score and the run."""
@@ -196,7 +197,7 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     from pipeline import tracking
 
     tracking.configure()
-    tags = tracking.run_tags(task, split["data_version"])
+    tags = tracking.run_tags(task, split.data_version)
     run_name = tags.get("dvc_exp_name", f"{task}-train")
     experiment_id = tracking.experiment_id(task)
     configured = config.train_for(task)  # logged as the user wrote it
@@ -220,9 +221,7 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
                 {"seed": config.seed, "train": configured.model_dump(), "split": config.split.model_dump()}
             )
         )
-        mlflow.log_params(
-            {"data.classes": split["classes"], **{f"data.{k}_images": v for k, v in split["images"].items()}}
-        )
+        mlflow.log_params({"data.classes": split.classes, **{f"data.{k}_images": v for k, v in split.images.items()}})
         members = []
         for member in range(count):
             if count == 1:

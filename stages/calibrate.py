@@ -11,7 +11,7 @@ from pipeline.manifest import TASKS
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    run, model = onnx_model.trained(paths.REPORTS / "train" / task / "run.json")
+    run, model = onnx_model.trained(task)
     dataset = paths.YOLO / task
     images = labelled_images(dataset / "calibration") if (dataset / "calibration").is_dir() else None
     held_out = images is not None and not images.empty
@@ -27,7 +27,7 @@ def main() -> None:
     assert fitted.nll_before is not None and fitted.nll_after is not None  # calibration.fit sets both
     io.write_json(paths.REPORTS / "calibrate" / f"{task}.json", fitted.to_json())
 
-    tracking.add_to_run(run["run_id"], {
+    tracking.add_to_run(run.run_id, {
         "calibration/temperature": fitted.temperature,
         "calibration/unknown_threshold": fitted.unknown_threshold,
         "calibration/nll_before": fitted.nll_before,

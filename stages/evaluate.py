@@ -29,7 +29,7 @@ def embedding_map(model, dataset, train, test, test_vectors, wrong, config, task
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    run, model = onnx_model.trained(paths.REPORTS / "train" / task / "run.json")
+    run, model = onnx_model.trained(task)
     dataset = paths.YOLO / task
     names = model.names
     test = labelled_images(dataset / "test")
@@ -55,7 +55,7 @@ def main() -> None:
     evaluation.plot_confusion(matrix, names, f"{task}: test top-1 {metrics['top1']:.3f}", out / "confusion_matrix.png")
     metrics |= report.write_report(
         out, task=task, metrics=metrics, table=table, matrix=matrix, names=names,
-        paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run["run_id"],
+        paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run.run_id,
         uncalibrated=uncalibrated, calibration=fitted,
     )  # fmt: skip
     embedding_map(model, dataset, train, test, test_vectors, probs.argmax(axis=1) != y_true, config, task, out)
@@ -72,7 +72,7 @@ def main() -> None:
         "p_actual": probs[rows, y_true], "p_actual_uncalibrated": uncalibrated[rows, y_true],
     }))  # fmt: skip
 
-    tracking.add_to_run(run["run_id"], {f"test/{k}": v for k, v in metrics.items()}, out, "evaluate")
+    tracking.add_to_run(run.run_id, {f"test/{k}": v for k, v in metrics.items()}, out, "evaluate")
     print(
         f"evaluate@{task}: "
         + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())

@@ -21,7 +21,7 @@ def main() -> None:
     files = io.list_files(folder)
     if not files:
         raise io.DataError(f"{key}: {folder} holds no files")
-    run, model = onnx_model.trained(paths.REPORTS / "train" / task / "run.json")
+    run, model = onnx_model.trained(task)
     fitted = Calibration.read(paths.REPORTS / "calibrate" / f"{task}.json")
     raw, _, verdicts = model.classify(files, config.evaluate.batch, progress=f"out of catalogue {task}")
     readable = [f for f, v in zip(files, verdicts) if v is None]
@@ -58,9 +58,7 @@ def main() -> None:
     )
     io.write_json(out / "metrics.json", metrics)
 
-    tracking.add_to_run(
-        run["run_id"], {f"out_of_catalogue/{k}": v for k, v in metrics.items()}, out, "out_of_catalogue"
-    )
+    tracking.add_to_run(run.run_id, {f"out_of_catalogue/{k}": v for k, v in metrics.items()}, out, "out_of_catalogue")
     print(
         f'out_of_catalogue@{task}: {metrics["unknown"]:.1%} of {metrics["images"]} pictures in {folder} are "unknown"'
         f" ({metrics['answered_in_distribution']:.1%} of test images answered), AUROC {metrics['auroc']:.3f}; "

@@ -6,39 +6,36 @@ import sys
 from pipeline import cli, io, params, paths, registry, tracking
 from pipeline.evaluation import labelled_images
 from pipeline.manifest import TASKS
+from pipeline.records import SplitReport, TrainRun
 
 
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    run = io.read_json(paths.REPORTS / "train" / task / "run.json")
+    run = TrainRun.of(task)
     metrics = io.read_json(paths.REPORTS / "evaluate" / task / "metrics.json")
-    split_report = paths.REPORTS / "split" / f"{task}.json"
-    split = io.read_json(split_report)
-    if "data_source" not in split:
-        raise io.DataError(f"{split_report}: no data_source (written by split@{task}: run it again)")
-    data = {"data_source": split["data_source"], "synthetic": bool(split["synthetic"])}
+    split = SplitReport.of(task)
+    data: dict[str, object] = {"data_source": split.data_source, "synthetic": split.synthetic}
     test = labelled_images(paths.YOLO / task / "test")
-    weights = [paths.PROJECT_ROOT / w for w in run["weights"]]
-    onnx = [paths.PROJECT_ROOT / m for m in run["onnx"]]
+    weights, onnx = run.weight_files(), run.onnx_files()
     calibration = paths.REPORTS / "calibrate" / f"{task}.json"
     example = test["path"].iloc[0].read_bytes()
-    key = registry.registration_key(run["run_id"], [*weights, *onnx, calibration], example, data)
+    key = registry.registration_key(run.run_id, [*weights, *onnx, calibration], example, data)
     tracking.configure()
     import mlflow
 
     client = mlflow.MlflowClient()
-    found = registry.registered_version(client, task, run["run_id"], key)
+    found = registry.registered_version(client, task, run.run_id, key)
     if found is not None:
         version, classes = found
         print(f"register@{task}: v{version} holds this run and these files already (an interrupted registration)")
     else:
-        with mlflow.start_run(run_id=run["run_id"]):
-            mlflow.set_tags({"data_source": data["data_source"], "synthetic": str(data["synthetic"]).lower()})
+        with mlflow.start_run(run_id=run.run_id):
+            mlflow.set_tags({"data_source": split.data_source, "synthetic": str(split.synthetic).lower()})
             version, classes = registry.log_model(weights, onnx, task, example, data, calibration, key)
     decision = registry.decide(
-        client, task, version, run["run_id"], metrics["top1"], split["test_version"], classes,
-        registry.rescorer(test, config.evaluate.batch), **data,
+        client, task, version, run.run_id, metrics["top1"], split.test_version, classes,
+        registry.rescorer(test, config.evaluate.batch), data_source=split.data_source, synthetic=split.synthetic,
     )  # fmt: skip
     io.write_json(paths.REPORTS / "register" / f"{task}.json", decision.to_json())
     print(

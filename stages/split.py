@@ -7,6 +7,7 @@ import pandas as pd
 from pipeline import cli, io, params, paths
 from pipeline.manifest import TASKS, task_rows
 from pipeline.providers import data_source
+from pipeline.records import SplitReport, split_report_path
 from pipeline.split import assign, materialise
 
 
@@ -17,14 +18,15 @@ def main() -> None:
     if rows.empty:
         raise io.DataError(f"{paths.MANIFEST}: no labelled rows for task '{task.name}' (column '{task.label}')")
     assigned, report = assign(rows, config.split, config.seed)
-    report |= data_source(config, task.name)  # what the data is: registered with the model (see stages/register.py)
+    # what the data is: registered with the model (see stages/register.py)
+    record = SplitReport.model_validate(report | data_source(config, task.name))
     out = paths.YOLO / task.name
     table = materialise(assigned, paths.PROJECT_ROOT, out)
     io.write_csv(out / "split.csv", table)
-    io.write_json(paths.REPORTS / "split" / f"{task.name}.json", report)
+    record.write(split_report_path(task.name))
     print(
-        f"split@{task.name}: {report['images']} over {report['classes']} classes, data version {report['data_version']}"
-        f" ({report['data_source']})" + (f"; test: {report['test_fold']}" if "test_fold" in report else "")
+        f"split@{task.name}: {record.images} over {record.classes} classes, data version {record.data_version}"
+        f" ({record.data_source})" + (f"; test: {record.test_fold}" if record.test_fold else "")
     )
 
 

@@ -5,13 +5,14 @@ import sys
 
 from pipeline import cli, io, params, paths
 from pipeline.manifest import TASKS
+from pipeline.records import SplitReport, TrainRun, train_run_path
 from pipeline.training import train_tracked
 
 
 def main() -> None:
     task = TASKS[sys.argv[1]].name
     config = params.load()
-    split = io.read_json(paths.REPORTS / "split" / f"{task}.json")
+    split = SplitReport.of(task)
     members, (val_top1, val_top5), run = train_tracked(task, config, paths.YOLO / task, paths.MODELS / task, split)
     out = paths.REPORTS / "train" / task
     out.mkdir(parents=True, exist_ok=True)
@@ -19,14 +20,10 @@ def main() -> None:
     epochs_run = max(m.epochs_run for m in members)
     weights = [m.weights.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
     onnx = [m.onnx.relative_to(paths.PROJECT_ROOT).as_posix() for m in members]
-    io.write_json(out / "run.json", {
-        "run_id": run.info.run_id,
-        "experiment_id": run.info.experiment_id,
-        "data_version": split["data_version"],
-        "weights": weights,
-        "onnx": onnx,
-        "epochs_run": epochs_run,
-    })  # fmt: skip
+    TrainRun(
+        run_id=run.info.run_id, experiment_id=run.info.experiment_id, data_version=split.data_version,
+        weights=weights, onnx=onnx, epochs_run=epochs_run,
+    ).write(train_run_path(task))  # fmt: skip
     # after a refit the validation images were trained on: the score is in-sample, say so beside it
     metrics = {
         "val_top1": val_top1,
