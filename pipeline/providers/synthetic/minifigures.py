@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -115,26 +116,24 @@ def render_minifigures(
     specs = {c: class_spec(seed, c) for c in range(1, classes + 1)}
     folders = {c: f"{UNIVERSES[(c - 1) % len(UNIVERSES)]}/{(c - 1) // len(UNIVERSES) + 1:04d}" for c in specs}
 
-    index_rows: list[tuple[str, int]] = []
-    test_rows: list[tuple[str, int]] = []
     total = classes * (train_per_class + test_per_class)
     with tqdm(total=total, desc="render minifigures", unit="img") as bar:
-        for c, spec in specs.items():
-            for i in range(1, train_per_class + 1):
-                rel = f"{folders[c]}/{i:03d}.jpg"
-                write_atomic(
-                    out_dir / rel, _render_minifig_image(spec, keyed_rng(seed, c, _SPLIT_CODE["train"], i), image_size)
-                )
-                index_rows.append((rel, c))
-                bar.update()
-        for c, spec in specs.items():
-            for i in range(1, test_per_class + 1):
-                rel = f"test/{len(test_rows) + 1:03d}.jpg"
-                write_atomic(
-                    out_dir / rel, _render_minifig_image(spec, keyed_rng(seed, c, _SPLIT_CODE["test"], i), image_size)
-                )
-                test_rows.append((rel, c))
-                bar.update()
+
+        def render_split(split: str, per_class: int, path: Callable[[int, int, int], str]) -> list[tuple[str, int]]:
+            """The split's `(path, class_id)` rows, class by class; `path(class_id, i, n)` names the i-th image of a
+            class, the n-th of the split."""
+            rows: list[tuple[str, int]] = []
+            for c, spec in specs.items():
+                for i in range(1, per_class + 1):
+                    rel = path(c, i, len(rows) + 1)
+                    image = _render_minifig_image(spec, keyed_rng(seed, c, _SPLIT_CODE[split], i), image_size)
+                    write_atomic(out_dir / rel, image)
+                    rows.append((rel, c))
+                    bar.update()
+            return rows
+
+        index_rows = render_split("train", train_per_class, lambda c, i, _n: f"{folders[c]}/{i:03d}.jpg")
+        test_rows = render_split("test", test_per_class, lambda _c, _i, n: f"test/{n:03d}.jpg")
 
     metadata_rows = []
     for c in specs:
