@@ -79,7 +79,7 @@ def markdown(task: str, metrics: dict, overrides: list[str]) -> str:
     )
 
 
-def write_report(out: Path, task: str, pooled: pd.DataFrame, overrides: list[str]) -> dict:
+def write_pooled(out: Path, task: str, pooled: pd.DataFrame, overrides: list[str]) -> dict:
     """`predictions.csv` (every fold's test rows), `metrics.json`, both reliability diagrams and `report.md`."""
     metrics = pooled_metrics(pooled)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         frames.append(frame)
         fold_runs.append(run_id)
     out = paths.REPORTS / "crossval" / args.task
-    metrics = write_report(out, args.task, pd.concat(frames, ignore_index=True), args.overrides)
+    metrics = write_pooled(out, args.task, pd.concat(frames, ignore_index=True), args.overrides)
     run_id = track(args.task, args.folds, args.overrides, metrics, out, fold_runs)
     print(
         f"crossval {args.task}: {metrics['images']} images over {metrics['folds']} folds: top-1 {metrics['top1']:.3f},"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-Source = Path | bytes | np.ndarray  # a file, encoded bytes, or an already decoded BGR array
+ImageInput = Path | bytes | np.ndarray  # a file, encoded bytes, or an already decoded BGR array
 
 
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -100,7 +100,7 @@ def classify_input(bgr: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
 
 
-def model_input(source: Source, size: int) -> np.ndarray:
+def model_input(source: ImageInput, size: int) -> np.ndarray:
     """One source (file, bytes or BGR array) → the classifier's input; `UnreadableImage` if it holds no image."""
     if isinstance(source, np.ndarray):
         return classify_input(source, size)
@@ -109,12 +109,12 @@ def model_input(source: Source, size: int) -> np.ndarray:
 
 
 def model_inputs(
-    sources: Sequence[Source], size: int, batch: int, threads: int
+    sources: Sequence[ImageInput], size: int, batch: int, threads: int
 ) -> Iterator[list[np.ndarray | UnreadableImage]]:
     """Batches of inputs in `sources` order, each item the input or the `UnreadableImage` saying why there is none;
     decoding runs on `threads` threads (OpenCV and PIL release the GIL) while the caller runs the model."""
 
-    def load(source: Source) -> np.ndarray | UnreadableImage:
+    def load(source: ImageInput) -> np.ndarray | UnreadableImage:
         try:
             return model_input(source, size)
         except UnreadableImage as exc:

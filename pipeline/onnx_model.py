@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.images import Source, UnreadableImage, model_inputs
+from pipeline.images import ImageInput, UnreadableImage, model_inputs
 from pipeline.io import DataError, atomic_path
 from pipeline.records import TrainRun, train_run_path
 
@@ -217,7 +217,7 @@ class OnnxClassifier:
         return np.mean(probs, axis=0), embedding
 
     def classify(
-        self, sources: Sequence[Source], batch: int, progress: str | None = None
+        self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
     ) -> tuple[np.ndarray, np.ndarray, list[UnreadableImage | None]]:
         """Probabilities and embeddings of every readable source (rows in `sources` order, readable ones only), and
         per source `None` or the `UnreadableImage` that says why it was skipped."""
@@ -239,12 +239,12 @@ class OnnxClassifier:
             verdicts,
         )
 
-    def probabilities(self, sources: Sequence[Source], batch: int, progress: str | None = None) -> np.ndarray:
+    def probabilities(self, sources: Sequence[ImageInput], batch: int, progress: str | None = None) -> np.ndarray:
         """`(len(sources), n_classes)` in `self.names` order; every source must be a readable image."""
         return self.probabilities_and_embeddings(sources, batch, progress)[0]
 
     def probabilities_and_embeddings(
-        self, sources: Sequence[Source], batch: int, progress: str | None = None
+        self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """`probabilities` and the `(len(sources), d)` penultimate-layer embeddings beside them."""
         probs, embeddings, verdicts = self.classify(sources, batch, progress)

@@ -24,7 +24,7 @@ from mlflow.pyfunc import PythonModel
 import mlflow
 from pipeline.calibration import Calibration
 from pipeline.evaluation import top_k_accuracy
-from pipeline.images import Source, UnreadableImage
+from pipeline.images import ImageInput, UnreadableImage
 from pipeline.inference import Ensemble, top_k
 from pipeline.io import DataError
 from pipeline.paths import PROJECT_ROOT
@@ -117,7 +117,7 @@ class LegoClassifier(PythonModel):
         return answers
 
     def answer(
-        self, sources: Sequence[Source], k: int = 5, batch: int = 32, progress: str | None = None
+        self, sources: Sequence[ImageInput], k: int = 5, batch: int = 32, progress: str | None = None
     ) -> tuple[pd.DataFrame, list[UnreadableImage | None]]:
         """`predict`'s answer for files, encoded bytes or decoded BGR arrays: one row per readable source, and per
         source `None` or the `UnreadableImage` saying why it has no row."""
@@ -125,7 +125,7 @@ class LegoClassifier(PythonModel):
         return answers, verdicts
 
     def answer_and_embed(
-        self, sources: Sequence[Source], k: int = 5, batch: int = 32, progress: str | None = None
+        self, sources: Sequence[ImageInput], k: int = 5, batch: int = 32, progress: str | None = None
     ) -> tuple[pd.DataFrame, np.ndarray | None, list[UnreadableImage | None]]:
         """`answer`, with the penultimate-layer embedding of each answered source beside it (None for a version
         registered before the ONNX export): what "the most similar training images" are looked up by."""

@@ -1,7 +1,7 @@
 """A per-task evaluation report people can read at a glance: calibration, worst classes, confusions, mistakes.
 
 Pure tables first (top confusions, group accuracy; ECE and reliability bins are `pipeline.reliability`'s), then
-plots, then `write_report`, which ties them together in one Markdown page beside the confusion matrix the caller
+plots, then `write_evaluation`, which ties them together in one Markdown page beside the confusion matrix the caller
 writes.
 """
 
@@ -271,7 +271,7 @@ def render_markdown(
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
-def write_report(
+def write_evaluation(
     out_dir: Path,
     *,
     task: str,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import os
 import shutil
@@ -399,10 +398,3 @@ def validate_manifest(checked: pd.DataFrame, settings: Validate, docs_dir: Path)
         failures=failures,
         docs_index=str(index) if index.exists() else "",
     )
-
-
-def write_report(report: ValidationReport, path: Path) -> None:
-    """Write `report.to_json()` (a DVC metrics file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_json(), indent=2) + "\n")

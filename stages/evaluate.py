@@ -53,7 +53,7 @@ def main() -> None:
     out = paths.REPORTS / "evaluate" / task
     out.mkdir(parents=True, exist_ok=True)
     evaluation.plot_confusion(matrix, names, f"{task}: test top-1 {metrics['top1']:.3f}", out / "confusion_matrix.png")
-    metrics |= report.write_report(
+    metrics |= report.write_evaluation(
         out, task=task, metrics=metrics, table=table, matrix=matrix, names=names,
         paths=list(test["path"]), y_true=y_true, probs=probs, run_id=run.run_id,
         uncalibrated=uncalibrated, calibration=fitted,

@@ -67,7 +67,7 @@ def test_a_perfectly_calibrated_pool_is_near_its_floor():
 
 def test_the_report_folder_holds_the_pool_its_metrics_and_both_reliability_diagrams(tmp_path, pooled):
     out = tmp_path / "crossval" / "theme"
-    metrics = crossval.write_report(out, "theme", pooled, ["sources.sets.provider=local"])
+    metrics = crossval.write_pooled(out, "theme", pooled, ["sources.sets.provider=local"])
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert len(pd.read_csv(out / "predictions.csv")) == 150
     for plot in ("reliability.png", "reliability_uncalibrated.png"):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pipeline.evaluation import summarise
 from pipeline.reliability import expected_calibration_error, plot_reliability, reliability_table
-from pipeline.report import group_accuracy, plot_mistakes, plot_per_class, top_confusions, write_report
+from pipeline.report import group_accuracy, plot_mistakes, plot_per_class, top_confusions, write_evaluation
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -134,7 +134,7 @@ def test_plot_mistakes_gallery_and_no_mistakes(tmp_path):
     assert_png(tmp_path / "unreadable.png")
 
 
-def test_write_report_files_and_markdown(tmp_path):
+def test_write_evaluation_files_and_markdown(tmp_path):
     names = ["bad-class", "mid-class", "good-class"]
     y_true = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
     probs = np.full((12, 3), 0.1)
@@ -144,7 +144,7 @@ def test_write_report_files_and_markdown(tmp_path):
     metrics, table, matrix = summarise(y_true, probs, names, {"mid-class": 50, "good-class": 10})
     metrics["universe_top1"] = 0.875
     out = tmp_path / "report"
-    extras = write_report(
+    extras = write_evaluation(
         out,
         task="minifigures",
         metrics=metrics,
@@ -175,9 +175,9 @@ def test_write_report_files_and_markdown(tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
-def test_write_report_rejects_misaligned_inputs(tmp_path):
+def test_write_evaluation_rejects_misaligned_inputs(tmp_path):
     with pytest.raises(ValueError, match="differ in length"):
-        write_report(
+        write_evaluation(
             tmp_path,
             task="t",
             metrics={},
