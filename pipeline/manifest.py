@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -16,29 +16,21 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from pipeline.io import DataError, list_images, sha256_file
+from pipeline.params import Task
 
-COLUMNS = [
-    "path", "sha256", "source", "split_hint", "character", "universe", "set_num",
-    "theme_path", "theme", "theme_group", "width", "height", "bytes", "format", "mode",
+# What the providers know of an image; each declared task's label (and group) column is added after them.
+SOURCE_COLUMNS = [
+    "path", "sha256", "source", "split_hint", "character", "universe", "set_num", "theme_path", "theme", "theme_group",
 ]  # fmt: skip
+FACT_COLUMNS = ["width", "height", "bytes", "format", "mode"]
 SETS_LOG = "sets.jsonl"
-
-
-@dataclass(frozen=True)
-class Task:
-    """A classifier the pipeline builds: which manifest rows it uses and which column is the class."""
-
-    name: str
-    label: str
-    sources: tuple[str, ...]
-    group: str | None = None  # a coarser label the predictions are also scored at
-
-
 FEEDBACK = "feedback"  # people's corrections from the upload page: train images only (pipeline.split)
-TASKS = {
-    "minifigure": Task("minifigure", label="character", sources=("minifigures", "custom", FEEDBACK), group="universe"),
-    "theme": Task("theme", label="theme_group", sources=("sets", FEEDBACK)),
-}
+
+
+def columns(tasks: Sequence[Task]) -> list[str]:
+    """The manifest's columns: the providers', then any label or group column only a declared task has."""
+    own = [c for t in tasks for c in (t.label, t.group) if c and c not in SOURCE_COLUMNS]
+    return [*SOURCE_COLUMNS, *dict.fromkeys(own), *FACT_COLUMNS]
 
 
 def class_folder(label: str) -> str:
@@ -125,17 +117,17 @@ def custom_rows(folder: Path, root: Path) -> pd.DataFrame:
     return with_file_facts(rows, root, "hash custom images") if len(rows) else rows
 
 
-def feedback_rows(folder: Path, root: Path) -> pd.DataFrame:
+def feedback_rows(folder: Path, root: Path, tasks: Sequence[Task]) -> pd.DataFrame:
     """Manifest rows for the feedback stage's copy, `<task>/<class>/<image>`: the class goes into the task's label
-    column (`character` or `theme_group`)."""
+    column (`character`, `theme_group`, …)."""
     from pipeline.feedback import images
 
     records = [
-        {"path": path.relative_to(root).as_posix(), "source": FEEDBACK, "split_hint": None, TASKS[task].label: label}
-        for task in TASKS
-        for label, path in images(folder / task)
+        {"path": path.relative_to(root).as_posix(), "source": FEEDBACK, "split_hint": None, task.label: label}
+        for task in tasks
+        for label, path in images(folder / task.name)
     ]
-    rows = pd.DataFrame(records, columns=["path", "source", "split_hint", "character", "theme_group"])
+    rows = pd.DataFrame(records, columns=["path", "source", "split_hint", *dict.fromkeys(t.label for t in tasks)])
     return with_file_facts(rows, root, "hash feedback images") if len(rows) else rows
 
 
@@ -221,6 +213,6 @@ def set_rows(
     return with_file_facts(rows, root, "hash set images"), report, excluded
 
 
-def build(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def build(parts: list[pd.DataFrame], tasks: Sequence[Task]) -> pd.DataFrame:
     manifest = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    return manifest.reindex(columns=COLUMNS).sort_values("path", ignore_index=True)
+    return manifest.reindex(columns=columns(tasks)).sort_values("path", ignore_index=True)

@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.paths import PROJECT_ROOT
 
-Task = Literal["minifigure", "theme"]
-TASKS: tuple[Task, ...] = ("minifigure", "theme")
+TASK_NAME = r"^[a-z][a-z0-9_]*$"  # a folder, a DVC stage suffix (train@<task>) and a manifest column
 # ImageNet weights installed with pip (pipeline.backbones.BACKBONES)
 PACKAGED_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 SYNTHETIC_PRETRAIN = "synthetic-pretrain"  # train.<task>.model: fine-tune from pretrain@<task> (pipeline.pretraining)
@@ -136,6 +135,38 @@ class Sources(Strict):
     feedback: FeedbackSource = FeedbackSource()
 
 
+class TaskSpec(Strict):
+    """A classifier `dvc repro` builds, declared once under `tasks.<name>`: every stage derives from it."""
+
+    label: str | None = None  # the manifest column that is the class; default: the task's name
+    sources: list[Literal["minifigures", "sets", "custom", "feedback"]] = ["custom", "feedback"]
+    group: str | None = None  # a coarser manifest column the predictions are also scored at (<group>_top1)
+    pretraining: Literal["minifigures", "sets"] | None = None  # what pretrain.<task> renders (pipeline.pretraining)
+
+
+class Task(TaskSpec):
+    """A declared task with its name and label column filled in."""
+
+    name: str
+    label: str
+
+
+DEFAULT_TASKS = {
+    "minifigure": TaskSpec(
+        label="character", sources=["minifigures", "custom", "feedback"], group="universe", pretraining="minifigures"
+    ),
+    "theme": TaskSpec(label="theme_group", sources=["sets", "custom", "feedback"], pretraining="sets"),
+}
+SHARED_SOURCES = ("custom", "feedback")  # folders of <task>/<class>/<images>: a row belongs to one task's label column
+
+
+def declared(specs: dict[str, TaskSpec]) -> list[Task]:
+    """The tasks of a `tasks:` section, each with its name and label column."""
+    return [
+        Task(name=name, **spec.model_dump(exclude={"label"}), label=spec.label or name) for name, spec in specs.items()
+    ]
+
+
 class SyntheticMinifigures(Strict):
     classes: Annotated[int, Field(ge=2, le=64)] = 10
     train_per_class: Annotated[int, Field(ge=3)] = 16
@@ -220,13 +251,6 @@ class Train(Strict):
         return str(path)
 
 
-class TrainTasks(Strict):
-    """One `Train` section per task, so `train@minifigure` depends on `train.minifigure` alone."""
-
-    minifigure: Train = Train(epochs=30)
-    theme: Train = Train(overrides={**RECIPE_OVERRIDES, "cls_pw": 1.0})
-
-
 class Pretrain(Strict):
     """Synthetic pretraining of one task (`pretrain@<task>`, the from-scratch recipe): what to render, how to train.
 
@@ -237,13 +261,6 @@ class Pretrain(Strict):
     per_class: Annotated[int, Field(ge=5)] = 40
     image_size: Annotated[int, Field(ge=32, le=1024)] = 160
     train: Train = Train(model="yolov8n-cls.yaml", epochs=30, imgsz=128, optimizer="auto", lr0=0.01, overrides={})
-
-
-class PretrainTasks(Strict):
-    """`null` (the default): no pretraining, `pretrain@<task>` only records that."""
-
-    minifigure: Pretrain | None = None
-    theme: Pretrain | None = None
 
 
 class Calibrate(Strict):
@@ -258,7 +275,7 @@ class Evaluate(Strict):
 
 
 class Predict(Strict):
-    input: dict[str, str] = {task: f"data/yolo/{task}/test" for task in TASKS}
+    input: dict[str, str] = {task: f"data/yolo/{task}/test" for task in ("minifigure", "theme")}
     batch: Annotated[int, Field(ge=1)] = 32
     top_k: Annotated[int, Field(ge=1)] = 5
     review: Annotated[int, Field(ge=0)] = 50  # the review queue: every "unknown", then this many least confident
@@ -280,14 +297,18 @@ class App(Strict):
 
 class Params(Strict):
     seed: int = 42
-    tasks: list[Task] = list(TASKS)
+    tasks: dict[Annotated[str, Field(pattern=TASK_NAME)], TaskSpec] = DEFAULT_TASKS
     sources: Sources = Sources()
     synthetic: Synthetic = Synthetic()
     theme_groups: dict[str, list[str]]
     validate_: Validate = Field(Validate(), alias="validate")
     split: Split = Split()
-    pretrain: PretrainTasks = PretrainTasks()
-    train: TrainTasks = TrainTasks()
+    # one section per task (`null`: no pretraining), so `pretrain@<task>`/`train@<task>` depend on their own alone
+    pretrain: dict[str, Pretrain | None] = {"minifigure": None, "theme": None}
+    train: dict[str, Train] = {
+        "minifigure": Train(epochs=30),
+        "theme": Train(overrides={**RECIPE_OVERRIDES, "cls_pw": 1.0}),
+    }
     calibrate: Calibrate = Calibrate()
     evaluate: Evaluate = Evaluate()
     predict: Predict = Predict()
@@ -298,10 +319,33 @@ class Params(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
+    def _a_section_per_task(self) -> Params:
+        """DVC reads `train.<task>` and `pretrain.<task>` for each task's stages: each must be in params.yaml."""
+        for section in ("train", "pretrain"):
+            missing = sorted(set(self.tasks) - set(getattr(self, section)))
+            if missing:
+                raise ValueError(
+                    f"{section}: no section for task {missing[0]!r} (every task in tasks needs {section}.<task>)"
+                )
+            stray = sorted(set(getattr(self, section)) - set(self.tasks))
+            if stray:
+                raise ValueError(f"{section}.{stray[0]}: not a task in tasks {list(self.tasks)}")
+        return self
+
+    @model_validator(mode="after")
+    def _pretraining_is_declared(self) -> Params:
+        for name, section in self.pretrain.items():
+            if section is not None and self.tasks[name].pretraining is None:
+                raise ValueError(
+                    f"pretrain.{name}: task {name!r} declares no pretraining renderer (tasks.{name}.pretraining)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _predict_matches_tasks(self) -> Params:
         if set(self.predict.input) != set(self.tasks):
             raise ValueError(
-                f"predict.input needs exactly one folder per task in {self.tasks}, has {sorted(self.predict.input)}"
+                f"predict.input needs exactly one folder per task in {list(self.tasks)}, has {sorted(self.predict.input)}"
             )
         return self
 
@@ -309,12 +353,14 @@ class Params(Strict):
     def _out_of_catalogue_tasks_are_tasks(self) -> Params:
         stray = sorted(set(self.out_of_catalogue) - set(self.tasks))
         if stray:
-            raise ValueError(f"out_of_catalogue: {stray} not in tasks {self.tasks} (remove them; {{}} checks none)")
+            raise ValueError(
+                f"out_of_catalogue: {stray} not in tasks {list(self.tasks)} (remove them; {{}} checks none)"
+            )
         return self
 
     @model_validator(mode="after")
     def _pretrained_model_needs_pretraining(self) -> Params:
-        for task in TASKS:
+        for task in self.tasks:
             if self.train_for(task).model == SYNTHETIC_PRETRAIN and self.pretrain_for(task) is None:
                 raise ValueError(f"train.{task}.model: {SYNTHETIC_PRETRAIN!r} needs a pretrain.{task} section")
         return self
@@ -324,11 +370,20 @@ class Params(Strict):
             raise ParamsError(f"params.yaml: out_of_catalogue has no folder for task '{task}'")
         return project_path(self.out_of_catalogue[task])
 
+    def task(self, name: str) -> Task:
+        """The declaration of task `name` (a stage's argument); one line naming the declared ones if there is none."""
+        if name not in self.tasks:
+            raise ParamsError(f"params.yaml: tasks: no task {name!r} (declared: {', '.join(self.tasks)})")
+        return declared({name: self.tasks[name]})[0]
+
+    def declared_tasks(self) -> list[Task]:
+        return declared(self.tasks)
+
     def pretrain_for(self, task: str) -> Pretrain | None:
-        return getattr(self.pretrain, task)
+        return self.pretrain[task]
 
     def train_for(self, task: str) -> Train:
-        return getattr(self.train, task)
+        return self.train[task]
 
 
 def _one_line(error: ValidationError, source: Path) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline import io, paths
 from pipeline.manifest import class_folder
-from pipeline.params import Params, Pretrain
+from pipeline.params import Params, ParamsError, Pretrain
 from pipeline.providers import synthetic
 from pipeline.themes import label_sets
 from pipeline.training import train
@@ -31,19 +31,19 @@ def _place(files: list[tuple[Path, str]], folder: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def render_dataset(task: str, settings: Pretrain, params: Params, out: Path) -> Path:
-    """The task's synthetic data as `out/{train,val}/<class>/`: minifigures' index.csv rows train and test.csv
-    rows validate; sets are labelled with `theme_groups` through the synthetic catalogue, every fifth validates."""
-    raw = out / "raw"
-    if task == "minifigure":
-        synthetic.render_minifigures(
-            raw, classes=settings.classes, train_per_class=settings.per_class, test_per_class=settings.per_class // 5,
-            image_size=settings.image_size, seed=params.seed,
-        )  # fmt: skip
-        for csv, split in (("index.csv", "train"), ("test.csv", "val")):
-            rows = pd.read_csv(raw / csv)
-            _place([(raw / p, f"class{c:02d}") for p, c in zip(rows["path"], rows["class_id"])], out / split)
-        return out
+def _minifigures(settings: Pretrain, params: Params, raw: Path, out: Path) -> None:
+    """Rendered characters: index.csv rows train, test.csv rows validate."""
+    synthetic.render_minifigures(
+        raw, classes=settings.classes, train_per_class=settings.per_class, test_per_class=settings.per_class // 5,
+        image_size=settings.image_size, seed=params.seed,
+    )  # fmt: skip
+    for csv, split in (("index.csv", "train"), ("test.csv", "val")):
+        rows = pd.read_csv(raw / csv)
+        _place([(raw / p, f"class{c:02d}") for p, c in zip(rows["path"], rows["class_id"])], out / split)
+
+
+def _sets(settings: Pretrain, params: Params, raw: Path, out: Path) -> None:
+    """Rendered box art labelled with `theme_groups` through the synthetic catalogue; every fifth validates."""
     count = settings.per_class * len(params.theme_groups)
     records = synthetic.render_sets(raw, count=count, image_height=settings.image_size, seed=params.seed)
     labelled = label_sets(*synthetic.synthetic_catalogue(params.seed), params.theme_groups).set_index("set_num")
@@ -51,6 +51,17 @@ def render_dataset(task: str, settings: Pretrain, params: Params, out: Path) -> 
     groups = [(path, class_folder(group)) for path, group in groups if isinstance(group, str)]
     _place([g for i, g in enumerate(groups) if i % 5], out / "train")
     _place([g for i, g in enumerate(groups) if not i % 5], out / "val")
+
+
+RENDERERS = {"minifigures": _minifigures, "sets": _sets}  # tasks.<task>.pretraining names one
+
+
+def render_dataset(task: str, settings: Pretrain, params: Params, out: Path) -> Path:
+    """The task's synthetic data as `out/{train,val}/<class>/`, drawn by the renderer its declaration names."""
+    renderer = params.task(task).pretraining
+    if renderer is None:
+        raise ParamsError(f"params.yaml: tasks.{task}.pretraining: not set, so pretrain.{task} has nothing to render")
+    RENDERERS[renderer](settings, params, out / "raw", out)
     return out
 
 

@@ -32,7 +32,6 @@ METRIC_LABELS = {
     "nll_uncalibrated": "NLL before the temperature",
     "answered": 'share answered (not "unknown")',
     "answered_top1": "top-1 accuracy of the answered",
-    "universe_top1": "universe top-1 accuracy",
     "test_images": "test images",
     "classes": "classes",
 }
@@ -203,11 +202,16 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
+def _group_label(key: str) -> str:
+    """`<group>_top1`, the accuracy at a task's declared group column (`universe_top1`), or the key itself."""
+    return f"{key.removesuffix('_top1')} top-1 accuracy" if key.endswith("_top1") else key
+
+
 def headline_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """One row per metric with its `baseline_<key>` beside it, if the caller computed one."""
     rows = [
         {
-            "metric": METRIC_LABELS.get(key, key),
+            "metric": METRIC_LABELS.get(key) or _group_label(key),
             "model": value,
             "majority-class baseline": metrics.get(f"{BASELINE_PREFIX}{key}"),
         }

@@ -5,7 +5,7 @@ Two steps:
 * `check_images(manifest, root)` opens and fully decodes every image listed in the manifest and
   adds what it actually found (`decodes`, `actual_width`, `actual_height`, `actual_mode`,
   `actual_bytes`, `hash_matches`, `decode_error`).
-* `validate_manifest(checked, settings, docs_dir)` runs a GX Core 1.x Expectation Suite over that
+* `validate_manifest(checked, settings, docs_dir, tasks)` runs a GX Core 1.x Expectation Suite over that
   frame (in an ephemeral context, through a pandas DataFrame asset), renders GX Data Docs into
   `docs_dir` and returns a small, JSON-friendly `ValidationReport`.
 
@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from pipeline.params import Validate
+from pipeline.params import SHARED_SOURCES, Task, Validate
 
 os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no network: never send usage statistics
 
@@ -44,6 +45,7 @@ SUITE_NAME = "lego_manifest"
 SITE_NAME = "manifest_docs"
 SOURCES = ("minifigures", "sets", "custom", "feedback")
 SPLIT_HINTS = ("train", "val", "test")
+LABELLED = "labelled"  # computed before the suite runs: the row has a class in some task's label column
 SHA256_REGEX = r"^[0-9a-f]{64}$"
 EXAMPLES = 5
 CHECK_COLUMNS = (
@@ -221,8 +223,9 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def build_suite(settings: Validate):  # -> gx.ExpectationSuite
-    """The manifest's expectations (not yet added to a context)."""
+def build_suite(settings: Validate, tasks: Sequence[Task]):  # -> gx.ExpectationSuite
+    """The manifest's expectations (not yet added to a context): the file checks, and for each task its class
+    column filled on every row of the providers that feed it (custom and feedback rows belong to one task each)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column
@@ -237,8 +240,14 @@ def build_suite(settings: Validate):  # -> gx.ExpectationSuite
         gxe.ExpectColumnValuesToBeInSet(column="source", value_set=list(SOURCES)),
         # nulls are skipped by map expectations, so an empty split_hint passes
         gxe.ExpectColumnValuesToBeInSet(column="split_hint", value_set=list(SPLIT_HINTS)),
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="character", row_condition=Column("source").is_in(["minifigures", "custom"])
+        *(
+            gxe.ExpectColumnValuesToNotBeNull(column=task.label, row_condition=Column("source").is_in(providers))
+            for task in tasks
+            if (providers := [s for s in task.sources if s not in SHARED_SOURCES])
+        ),
+        # a <task>/<class>/ folder image with no class in any task's column belongs to no task
+        gxe.ExpectColumnValuesToBeInSet(
+            column=LABELLED, value_set=[True], row_condition=Column("source").is_in(list(SHARED_SOURCES))
         ),
         gxe.ExpectColumnValuesToNotBeNull(column="set_num", row_condition=Column("source") == "sets"),
         gxe.ExpectColumnValuesToBeInSet(column="decodes", value_set=[True]),
@@ -313,7 +322,9 @@ def _clear_site(docs_dir: Path) -> None:
         shutil.rmtree(docs_dir / name, ignore_errors=True)
 
 
-def validate_manifest(checked: pd.DataFrame, settings: Validate, docs_dir: Path) -> ValidationReport:
+def validate_manifest(
+    checked: pd.DataFrame, settings: Validate, docs_dir: Path, tasks: Sequence[Task]
+) -> ValidationReport:
     """Run the manifest Expectation Suite on `checked` (the output of `check_images`).
 
     Writes GX Data Docs into `docs_dir` (`docs_dir/index.html` links to the validation result).
@@ -335,7 +346,7 @@ def validate_manifest(checked: pd.DataFrame, settings: Validate, docs_dir: Path)
             "sha256",
             "source",
             "split_hint",
-            "character",
+            *dict.fromkeys(task.label for task in tasks),
             "set_num",
             "width",
             "height",
@@ -346,6 +357,7 @@ def validate_manifest(checked: pd.DataFrame, settings: Validate, docs_dir: Path)
     ]
     if missing:
         raise ValueError(f"manifest is missing columns {missing} (run check_images first)")
+    frame[LABELLED] = frame[list(dict.fromkeys(task.label for task in tasks))].notna().any(axis=1)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -368,7 +380,7 @@ def validate_manifest(checked: pd.DataFrame, settings: Validate, docs_dir: Path)
         .add_dataframe_asset("manifest")
         .add_batch_definition_whole_dataframe("manifest")
     )
-    suite = context.suites.add(build_suite(settings))
+    suite = context.suites.add(build_suite(settings, tasks))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="manifest", data=batch_definition, suite=suite)
     )

@@ -5,12 +5,11 @@ import sys
 
 from pipeline import calibration, cli, io, onnx_model, params, paths, tracking
 from pipeline.evaluation import labelled_images
-from pipeline.manifest import TASKS
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    task = config.task(sys.argv[1]).name
     run, model = onnx_model.trained(task)
     dataset = paths.YOLO / task
     images = labelled_images(dataset / "calibration") if (dataset / "calibration").is_dir() else None

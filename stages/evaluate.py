@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline import cli, embeddings, evaluation, io, onnx_model, params, paths, report, tracking
 from pipeline.calibration import Calibration
 from pipeline.evaluation import labelled_images
-from pipeline.manifest import TASKS, class_groups, task_rows
+from pipeline.manifest import class_groups, task_rows
 
 
 def embedding_map(model, dataset, train, test, test_vectors, wrong, config, task: str, out) -> None:
@@ -27,8 +27,9 @@ def embedding_map(model, dataset, train, test, test_vectors, wrong, config, task
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    declared = config.task(sys.argv[1])
+    task = declared.name
     run, model = onnx_model.trained(task)
     dataset = paths.YOLO / task
     names = model.names
@@ -45,10 +46,10 @@ def main() -> None:
     train = labelled_images(dataset / "train")
     train_counts = train["label"].value_counts().to_dict()
     metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)
-    groups = class_groups(task_rows(pd.read_csv(paths.MANIFEST), TASKS[task]), TASKS[task])
+    groups = class_groups(task_rows(pd.read_csv(paths.MANIFEST), declared), declared)
     group_top1 = report.group_accuracy(y_true, probs.argmax(axis=1), names, groups)
     if group_top1 is not None:
-        metrics[f"{TASKS[task].group}_top1"] = group_top1
+        metrics[f"{declared.group}_top1"] = group_top1
 
     out = paths.REPORTS / "evaluate" / task
     out.mkdir(parents=True, exist_ok=True)

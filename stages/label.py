@@ -20,10 +20,10 @@ def main() -> None:
     layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
     figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)
     custom = manifest.custom_rows(paths.RAW_CUSTOM, root)
-    feedback = manifest.feedback_rows(paths.RAW_FEEDBACK, root)
+    feedback = manifest.feedback_rows(paths.RAW_FEEDBACK, root, config.declared_tasks())
     log = manifest.read_sets_log(paths.RAW_SETS)
     set_images, report, excluded = manifest.set_rows(log, paths.RAW_SETS, root, labelled)
-    table = manifest.build([figures, custom, set_images, feedback])
+    table = manifest.build([figures, custom, set_images, feedback], config.declared_tasks())
     io.write_csv(paths.MANIFEST, table)
     report = {
         "images": int(len(table)),

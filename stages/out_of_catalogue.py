@@ -8,12 +8,11 @@ import pandas as pd
 
 from pipeline import cli, io, onnx_model, out_of_catalogue, params, paths, tracking
 from pipeline.calibration import Calibration
-from pipeline.manifest import TASKS
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    task = config.task(sys.argv[1]).name
     folder = config.out_of_catalogue_dir(task)
     key = f"params.yaml: out_of_catalogue.{task}"
     if not folder.is_dir():

@@ -8,13 +8,12 @@ the answers a person should look at (every "unknown", then the least confident) 
 import sys
 
 from pipeline import cli, io, params, paths, registry, tracking
-from pipeline.manifest import TASKS
 from pipeline.prediction import predict_folder, review_queue
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    task = config.task(sys.argv[1]).name
     folder = config.predict.input_dir(task)
     if not folder.is_dir():
         raise io.DataError(f"params.yaml: predict.input.{task}: {folder} is not a folder")

@@ -3,13 +3,12 @@
 import sys
 
 from pipeline import cli, params, paths, tracking
-from pipeline.manifest import TASKS
 from pipeline.pretraining import pretrain
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    task = config.task(sys.argv[1]).name
     out = paths.SYNTHETIC_PRETRAIN / task
     settings = config.pretrain_for(task)
     if settings is None:

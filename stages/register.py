@@ -5,13 +5,12 @@ import sys
 
 from pipeline import cli, io, params, paths, registry, tracking
 from pipeline.evaluation import labelled_images
-from pipeline.manifest import TASKS
 from pipeline.records import SplitReport, TrainRun
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    task = config.task(sys.argv[1]).name
     run = TrainRun.of(task)
     metrics = io.read_json(paths.REPORTS / "evaluate" / task / "metrics.json")
     split = SplitReport.of(task)

@@ -4,14 +4,13 @@ import shutil
 import sys
 
 from pipeline import cli, io, params, paths
-from pipeline.manifest import TASKS
 from pipeline.records import SplitReport, TrainRun, train_run_path
 from pipeline.training import train_tracked
 
 
 def main() -> None:
-    task = TASKS[sys.argv[1]].name
     config = params.load()
+    task = config.task(sys.argv[1]).name
     split = SplitReport.of(task)
     members, (val_top1, val_top5), run = train_tracked(task, config, paths.YOLO / task, paths.MODELS / task, split)
     out = paths.REPORTS / "train" / task

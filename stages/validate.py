@@ -12,7 +12,7 @@ DOCS = paths.REPORTS / "validate" / "data_docs"
 def main() -> None:
     config = params.load()
     table = pd.read_csv(paths.MANIFEST)
-    report = validate_manifest(check_images(table, paths.PROJECT_ROOT), config.validate_, DOCS)
+    report = validate_manifest(check_images(table, paths.PROJECT_ROOT), config.validate_, DOCS, config.declared_tasks())
     io.write_json(RESULT, report.to_json())
     print(report.summary())
     print(f"validate: data docs at {DOCS / 'index.html'}")

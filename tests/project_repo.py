@@ -73,8 +73,13 @@ def make_repo(root: Path, params: dict, env: dict, tasks: list[str] | None = Non
     current = yaml.safe_load((root / "params.yaml").read_text())
     merged = merge(current, params)
     if tasks is not None:
-        merged["tasks"] = tasks
-        for section in (merged["predict"]["input"], merged["out_of_catalogue"]):
+        for section in (
+            merged["tasks"],
+            merged["train"],
+            merged["pretrain"],
+            merged["predict"]["input"],
+            merged["out_of_catalogue"],
+        ):
             for task in set(section) - set(tasks):
                 del section[task]
     (root / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))

@@ -37,10 +37,10 @@ def test_custom_folder_becomes_validated_minifigure_rows(tmp_path):
     rows = manifest.custom_rows(tmp_path / "data" / "raw" / "custom", tmp_path)
     assert sorted(set(rows["character"])) == ["iron-man-keyring", "my-robot"]
     assert rows["path"].str.startswith("data/raw/custom/").all()
-    table = manifest.build([rows])
-    report = validate_manifest(check_images(table, tmp_path), Validate(), tmp_path / "docs")
+    table = manifest.build([rows], config.declared_tasks())
+    report = validate_manifest(check_images(table, tmp_path), Validate(), tmp_path / "docs", config.declared_tasks())
     assert report.success, report.summary()
-    task = manifest.task_rows(table, manifest.TASKS["minifigure"])
+    task = manifest.task_rows(table, config.task("minifigure"))
     assert len(task) == 8 and set(task["label"]) == {"iron-man-keyring", "my-robot"}
 
 

@@ -65,7 +65,8 @@ def test_params_name_tasks_only(tmp_path):
     assert load(PROJECT_ROOT / "params.yaml").out_of_catalogue_dir("minifigure") == (
         PROJECT_ROOT / "data" / "raw" / "sets" / "images"
     )
-    config["tasks"] = ["theme"]
+    for section in (config["tasks"], config["train"], config["pretrain"]):
+        del section["minifigure"]
     config["predict"]["input"] = {"theme": "data/yolo/theme/test"}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -30,8 +30,9 @@ def test_project_params_are_valid_and_default_to_synthetic_data():
     assert loaded.sources.minifigures.provider == "synthetic"
     assert loaded.sources.sets.provider == "synthetic"
     assert loaded.sources.themes.provider == "synthetic"
-    assert loaded.tasks == ["minifigure", "theme"]
-    assert loaded.train.minifigure.device == "auto"
+    assert list(loaded.tasks) == ["minifigure", "theme"]
+    assert loaded.tasks == params.DEFAULT_TASKS  # the declarations in params.yaml are the model's defaults
+    assert loaded.train["minifigure"].device == "auto"
     for task in loaded.tasks:  # the real-photo recipe: the packaged ImageNet backbone, nothing downloaded
         assert loaded.train_for(task).model == "efficientnet-lite0"
 
@@ -70,14 +71,53 @@ def test_unknown_backbone_name_is_named(tmp_path):
 
 
 def test_predict_input_must_match_tasks(tmp_path):
-    message = error(tmp_path, lambda p: p.update(tasks=["minifigure"]))
+    def minifigure_only(p):
+        for section in (p["tasks"], p["train"], p["pretrain"]):
+            del section["theme"]
+
+    message = error(tmp_path, minifigure_only)
     assert "predict" in message
+
+
+def test_a_declared_task_needs_its_own_sections(tmp_path):
+    message = error(tmp_path, lambda p: p["tasks"].update(bricks={}))
+    assert message.endswith("train: no section for task 'bricks' (every task in tasks needs train.<task>)")
+    message = error(tmp_path, lambda p: p["pretrain"].update(bricks=None))
+    assert message.endswith("pretrain.bricks: not a task in tasks ['minifigure', 'theme']")
+
+
+def test_a_task_is_declared_once_and_its_defaults_filled_in(tmp_path):
+    def bricks(p):
+        p["tasks"]["bricks"] = {}
+        p["train"]["bricks"] = {"epochs": 3}
+        p["pretrain"]["bricks"] = None
+        p["predict"]["input"]["bricks"] = "data/yolo/bricks/test"
+
+    loaded = params.load(write(tmp_path, bricks))
+    task = loaded.task("bricks")
+    assert (task.label, task.sources, task.group, task.pretraining) == ("bricks", ["custom", "feedback"], None, None)
+    assert loaded.task("minifigure").label == "character" and loaded.task("minifigure").group == "universe"
+    with pytest.raises(params.ParamsError, match=r"^params.yaml: tasks: no task 'brick' \(declared: .*bricks"):
+        loaded.task("brick")
+
+
+def test_pretraining_needs_a_renderer_and_a_task_name_a_folder(tmp_path):
+    def bricks(p):
+        p["tasks"]["bricks"] = {}
+        p["train"]["bricks"] = {}
+        p["pretrain"]["bricks"] = {"per_class": 10}
+        p["predict"]["input"]["bricks"] = "data/yolo/bricks/test"
+
+    assert error(tmp_path, bricks).endswith(
+        "pretrain.bricks: task 'bricks' declares no pretraining renderer (tasks.bricks.pretraining)"
+    )
+    assert "tasks.My Bricks" in error(tmp_path, lambda p: p["tasks"].update({"My Bricks": {}}))
 
 
 def test_device_accepts_cpu_index_and_list(tmp_path):
     for device in ("cpu", 0, [0, 1], "0,1"):
         changed = params.load(write(tmp_path, lambda p, d=device: p["train"]["theme"].update(device=d)))
-        assert changed.train.theme.device == device
+        assert changed.train["theme"].device == device
 
 
 def test_invalid_yaml_and_missing_file(tmp_path):

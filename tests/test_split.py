@@ -9,13 +9,15 @@ import pytest
 from PIL import Image
 
 from pipeline.io import DataError, list_images
-from pipeline.manifest import TASKS, task_rows
-from pipeline.params import Split
+from pipeline.manifest import task_rows
+from pipeline.params import DEFAULT_TASKS, Split, declared
 from pipeline.split import assign, materialise
 
 SETTINGS = Split(
     val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, calibration_fraction=0, refit=False
 )
+
+TASKS = {task.name: task for task in declared(DEFAULT_TASKS)}
 
 
 def rows(per_class: dict[str, int], hint=None) -> pd.DataFrame:

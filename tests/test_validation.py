@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline.params import Validate
+from pipeline.params import DEFAULT_TASKS, Validate, declared
 from pipeline.validation import (
     SUITE_NAME,
     Failure,
@@ -36,10 +36,12 @@ IMAGES = [
     ("data/raw/sets/7078-1/001.jpg", (80, 60), "L", "JPEG",
      {"source": "sets", "set_num": "7078-1", "theme": "Castle", "theme_group": "castle"}),
     ("data/raw/sets/6086-1/001.png", (50, 70), "P", "PNG",
-     {"source": "sets", "set_num": "6086-1", "theme": "Castle"}),
+     {"source": "sets", "set_num": "6086-1", "theme": "Castle", "theme_group": "castle"}),
     ("data/raw/custom/01-spider-man/a.jpg", (96, 96), "RGB", "JPEG",
      {"source": "custom", "character": "01-spider-man"}),
 ]  # fmt: skip
+
+TASKS = declared(DEFAULT_TASKS)
 
 
 def _write_image(path: Path, size: tuple[int, int], mode: str, fmt: str) -> None:
@@ -90,7 +92,7 @@ def settings() -> Validate:
 def _run(rows: list[dict], root: Path, tmp_path: Path, settings: Validate) -> ValidationReport:
     manifest = _as_read_from_csv(rows, tmp_path)
     checked = check_images(manifest, root)
-    return validate_manifest(checked, settings, tmp_path / "docs")
+    return validate_manifest(checked, settings, tmp_path / "docs", TASKS)
 
 
 def _only(report: ValidationReport, expectation: str, column: str) -> Failure:
@@ -223,12 +225,22 @@ def test_sets_row_without_set_num_fails(root, rows, tmp_path, settings):
 
 
 def test_minifigure_row_without_character_fails(root, rows, tmp_path, settings):
-    rows[5]["character"] = ""
+    rows[2]["character"] = ""
     report = _run(rows, root, tmp_path, settings)
 
     failure = _only(report, "expect_column_values_to_not_be_null", "character")
     assert failure.unexpected_count == 1
-    assert failure.element_count == 4  # minifigures + custom rows
+    assert failure.element_count == 3  # the minifigures rows: custom and feedback rows may belong to another task
+    assert failure.examples[0]["path"] == rows[2]["path"]
+    assert len(report.failures) == 1, report.summary()
+
+
+def test_custom_row_with_a_class_for_no_task_fails(root, rows, tmp_path, settings):
+    rows[5]["character"] = ""
+    report = _run(rows, root, tmp_path, settings)
+
+    failure = _only(report, "expect_column_values_to_be_in_set", "labelled")
+    assert failure.unexpected_count == 1 and failure.element_count == 1
     assert failure.examples[0]["path"] == rows[5]["path"]
     assert len(report.failures) == 1, report.summary()
 
@@ -258,6 +270,7 @@ def test_small_image_fails_min_side(root, rows, tmp_path, settings):
         check_images(_as_read_from_csv(rows, tmp_path), root),
         Validate(min_side=8, max_side=90),
         tmp_path / "docs",
+        TASKS,
     )
     assert _only(report, "expect_column_values_to_be_between", "width").examples == [
         {"path": rows[5]["path"], "value": 96}
@@ -298,4 +311,4 @@ def test_report_json_is_flat_and_serialisable(root, rows, tmp_path, settings):
 
 def test_missing_columns_are_reported(tmp_path, settings):
     with pytest.raises(ValueError, match="decodes"):
-        validate_manifest(pd.DataFrame({"path": ["a.jpg"]}), settings, tmp_path / "docs")
+        validate_manifest(pd.DataFrame({"path": ["a.jpg"]}), settings, tmp_path / "docs", TASKS)

@@ -12,7 +12,6 @@ from pipeline import feedback, params, paths, registry, tracking
 from pipeline.app import champion as champions
 from pipeline.calibration import UNKNOWN
 from pipeline.io import DataError
-from pipeline.manifest import TASKS
 
 NEW_CLASS = "(a class not listed: type its name)"
 SCORE_NAMES = {"top1": "top-1", "top5": "top-5", "macro_f1": "macro-F1", "answered": "answered"}
@@ -203,7 +202,7 @@ def queue_view(model: champions.Champion, config: params.Params) -> None:
 def main() -> None:
     st.set_page_config(page_title="LEGO classifier", layout="wide")
     config = settings()
-    versions = champions.champion_versions([t for t in config.tasks if t in TASKS])
+    versions = champions.champion_versions(list(config.tasks))
     st.title("LEGO classifier")
     if not versions:
         st.error("No champion is registered yet: run `make run` (or `dvc repro`) first.")
