@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipeline import params_trace
 from pipeline.paths import PROJECT_ROOT
 
 TASK_NAME = r"^[a-z][a-z0-9_]*$"  # a folder, a DVC stage suffix (train@<task>) and a manifest column
@@ -410,6 +411,9 @@ def load(path: Path | str = PROJECT_ROOT / "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     try:
-        return Params.model_validate(raw)
+        loaded = Params.model_validate(raw)
     except ValidationError as exc:
         raise ParamsError(_one_line(exc, path)) from None
+    if params_trace.enabled():
+        params_trace.start(loaded, Strict)
+    return loaded

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.params_trace import TRACE_ENV
 from tests.conftest import guarded_environment
 from tests.project_repo import GIT, TINY, make_repo, sh
 
@@ -36,9 +37,10 @@ def repo(tmp_path_factory, env) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(repo, env) -> dict:
+def runs(repo, env, tmp_path_factory) -> dict:
     environ, _ = env
-    first = sh(["dvc", "repro"], repo, environ)
+    trace = tmp_path_factory.mktemp("params-read")  # what each stage reads of params.yaml (pipeline.params_trace)
+    first = sh(["dvc", "repro"], repo, {**environ, TRACE_ENV: str(trace)})
     sh(["git", "add", "-A"], repo, environ)
     sh([*GIT, "commit", "-qm", "first run"], repo, environ)
     second = sh(["dvc", "repro"], repo, environ)
@@ -46,7 +48,9 @@ def runs(repo, env) -> dict:
         ["dvc", "exp", "run", "-S", "train.minifigure.epochs=2", "-S", "train.minifigure.ensemble=2"], repo, environ
     )
     shown = sh(["dvc", "exp", "show", "--json"], repo, environ)
-    return {"first": first.stdout, "second": second.stdout, "exp": experiment.stdout, "show": shown.stdout}
+    return {
+        "first": first.stdout, "second": second.stdout, "exp": experiment.stdout, "show": shown.stdout, "trace": trace,
+    }  # fmt: skip
 
 
 def client(repo: Path):
@@ -335,3 +339,20 @@ def test_cross_validation_runs_each_fold_as_an_experiment_and_tests_every_theme_
 def test_no_network_contact(runs, env):
     _, log = env
     assert not log.exists() or log.read_text() == "", log.read_text()[:3000]
+
+
+def _related(read: str, listed: str) -> bool:
+    """`listed` (a dvc.yaml params key) covers `read`, or `read` is a whole section that holds `listed`."""
+    return read == listed or read.startswith(f"{listed}.") or listed.startswith(f"{read}.")
+
+
+def test_every_param_a_stage_reads_is_in_its_dvc_yaml_params(repo, runs):
+    """A key a stage reads but does not list would not re-run it when changed: `dvc repro` would serve stale results."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    traces = sorted(runs["trace"].glob("*.json"))
+    assert {t.stem.split("@")[0] for t in traces} >= {"download", "label", "validate", "split", "train", "evaluate"}
+    for trace in traces:
+        name, _, key = trace.stem.partition("@")
+        listed = [p.replace("${key}", key) for p in stages[name].get("do", stages[name]).get("params", [])]
+        missed = [r for r in json.loads(trace.read_text()) if not any(_related(r, p) for p in listed)]
+        assert not missed, f"dvc.yaml stage {name}: params miss {missed}, which {trace.stem} reads"
