@@ -1,21 +1,16 @@
-"""DVC stage `label`: themes for sets (and minifigures) from the catalogue; writes the manifest of every image."""
+"""DVC stage `label`: themes for sets (and minifigures) from the catalogue stage's labelled sets; writes the manifest
+of every image."""
 
-from pipeline import cli, io, manifest, params, paths
-from pipeline.providers import fetch_catalogue
+from pipeline import cli, io, manifest, paths
 from pipeline.providers.kaggle_layout import EMPTY_LAYOUT, read_layout
-from pipeline.themes import label_sets
+from pipeline.themes import read_labelled
 
 REPORT = paths.REPORTS / "label.json"
 EXCLUDED = paths.REPORTS / "label" / "excluded_sets.csv"  # one row per logged set that has no manifest row
 
 
 def main() -> None:
-    config = params.load()
-    sets, themes = fetch_catalogue(config)
-    io.reset_dir(paths.CATALOGUE)
-    io.write_csv(paths.CATALOGUE / "sets.csv", sets)
-    io.write_csv(paths.CATALOGUE / "themes.csv", themes)
-    labelled = label_sets(sets, themes, config.theme_groups)
+    labelled = read_labelled(paths.LABELLED_SETS)
     root = paths.PROJECT_ROOT
     layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
     figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)

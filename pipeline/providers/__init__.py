@@ -21,7 +21,7 @@ from pipeline.io import DataError, list_images, reset_dir, sha256_file, write_te
 from pipeline.manifest import SETS_LOG
 from pipeline.params import Params
 from pipeline.providers import brickinsights, kaggle, kaggle_layout, rebrickable, synthetic
-from pipeline.themes import label_sets, read_catalogue
+from pipeline.themes import read_catalogue, read_labelled
 
 
 def _folder_name(path: str) -> str:
@@ -154,11 +154,12 @@ def _local_sets(folder: Path, target: Path) -> list[dict]:
 def fetch_sets(params: Params, target: Path) -> list[dict]:
     """Fill `target/images/` with set images and `target/sets.jsonl` with one record per set.
 
-    BrickInsights scrapes resume: `target` persists between runs and complete sets are not fetched again.
+    BrickInsights scrapes resume: `target` persists between runs and complete sets are not fetched again; without
+    `ids_file`, the sets come from the catalogue stage's labelled sets.
     """
     source = params.sources.sets
     if source.provider == "brickinsights":
-        labelled = None if source.ids_file else label_sets(*fetch_catalogue(params), params.theme_groups)
+        labelled = None if source.ids_file else read_labelled(paths.LABELLED_SETS)  # the catalogue stage's
         return brickinsights.scrape(
             select_set_ids(labelled, params), target, base_url=source.base_url, image_size=source.image_size,
             rate_limit=source.rate_limit, workers=source.workers, timeout=source.timeout, retries=source.retries,
