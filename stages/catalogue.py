@@ -4,17 +4,14 @@ every set in it labelled with its theme path and `theme_groups` group → `data/
 Fetched and labelled once per run: the scrape stage (BrickInsights picks its set ids from the labelled sets) and
 the label stage read the table rather than fetch the catalogue themselves."""
 
-from pipeline import cli, io, params, paths
+from pipeline import cli, params, paths
 from pipeline.providers import fetch_catalogue
 from pipeline.themes import label_sets, write_labelled
 
 
 def main() -> None:
     config = params.load()
-    sets, themes = fetch_catalogue(config)
-    io.reset_dir(paths.CATALOGUE)
-    io.write_csv(paths.CATALOGUE / "sets.csv", sets)
-    io.write_csv(paths.CATALOGUE / "themes.csv", themes)
+    sets, themes = fetch_catalogue(config, paths.CATALOGUE)
     labelled = label_sets(sets, themes, config.theme_groups)
     write_labelled(paths.LABELLED_SETS, labelled)
     grouped = int(labelled["theme_group"].notna().sum())
