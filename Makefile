@@ -61,11 +61,11 @@ REAL_SET_PHOTOS  ?= $(CURDIR)/../shared/data/set-photos
 REAL_CATALOGUE   ?= $(CURDIR)/../shared/data/rebrickable-2021
 
 real-minifigures: install  ## the minifigure model on a local Kaggle copy (REAL_MINIFIGURES=/abs/path), checked on set photos
-	dvc exp run -S sources.minifigures.provider=local -S sources.minifigures.path=$(abspath $(REAL_MINIFIGURES)) \
+	dvc exp run -S sources.minifigures.provider=local -S ++sources.minifigures.path=$(abspath $(REAL_MINIFIGURES)) \
 		-S out_of_catalogue.minifigure=$(abspath $(REAL_SET_PHOTOS)) predict@minifigure out_of_catalogue@minifigure
 
-REAL_THEMES = -S sources.sets.provider=local -S sources.sets.path=$(abspath $(REAL_SET_PHOTOS)) \
-              -S sources.themes.provider=local -S sources.themes.path=$(abspath $(REAL_CATALOGUE))
+REAL_THEMES = -S sources.sets.provider=local -S ++sources.sets.path=$(abspath $(REAL_SET_PHOTOS)) \
+              -S sources.themes.provider=local -S ++sources.themes.path=$(abspath $(REAL_CATALOGUE))
 
 real-themes: install  ## the theme model on local set photos + Rebrickable CSVs (REAL_SET_PHOTOS=…, REAL_CATALOGUE=…)
 	dvc exp run $(REAL_THEMES) predict@theme

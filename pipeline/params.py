@@ -1,19 +1,20 @@
 """The one typed model of `params.yaml`, validated once per stage.
 
-Every key is declared here; an unknown key, a wrong type or a missing path fails with one line that
-names the key (see `ParamsError`).
+Every key is declared here (the `sources` section, one model per provider, in `pipeline.source_params`); an
+unknown key, a wrong type or a missing path fails with one line that names the key (see `ParamsError`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline import params_trace
 from pipeline.paths import PROJECT_ROOT
+from pipeline.source_params import Sources, Strict, project_path
 
 TASK_NAME = r"^[a-z][a-z0-9_]*$"  # a folder, a DVC stage suffix (train@<task>) and a manifest column
 # ImageNet weights installed with pip (pipeline.backbones.BACKBONES)
@@ -23,117 +24,6 @@ SYNTHETIC_PRETRAIN = "synthetic-pretrain"  # train.<task>.model: fine-tune from 
 
 class ParamsError(ValueError):
     """A one-line, user-facing error about `params.yaml`."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def project_path(value: str) -> Path:
-    """A path from params.yaml: relative ones are relative to the project root, `~` is expanded."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
-
-
-def _existing_path(value: str | None, what: str) -> Path | None:
-    if value is None:
-        return None
-    path = project_path(value)
-    if not path.exists():
-        raise ValueError(f"{what} does not exist: {path}")
-    return path
-
-
-class Source(Strict):
-    """A data source; provider `local` reads `path`, which must then exist."""
-
-    LOCAL_PATH: ClassVar[str] = ""  # what `path` holds, for the error message
-    provider: str
-    path: str | None = None
-
-    @model_validator(mode="after")
-    def _path_for_local(self) -> Source:
-        if self.provider == "local":
-            if self.path is None:
-                raise ValueError(f"provider 'local' needs 'path' ({self.LOCAL_PATH})")
-            _existing_path(self.path, "path")
-        return self
-
-    @property
-    def resolved_path(self) -> Path | None:
-        return _existing_path(self.path, "path")
-
-    @property
-    def local_path(self) -> Path:
-        """`resolved_path` of a `local` source, which `_path_for_local` guarantees is set."""
-        path = self.resolved_path
-        assert path is not None
-        return path
-
-
-class MinifiguresSource(Source):
-    LOCAL_PATH: ClassVar[str] = "a folder or .zip in Kaggle's layout"
-    provider: Literal["synthetic", "local", "kaggle", "none"] = "synthetic"
-    base_url: str = "https://www.kaggle.com"
-    dataset: str = "ihelon/lego-minifigures-classification"
-
-
-class SetsSource(Source):
-    LOCAL_PATH: ClassVar[str] = "a folder of <set_num>.jpg images"
-    provider: Literal["synthetic", "brickinsights", "local"] = "synthetic"
-    base_url: str = "https://brickinsights.com"
-    ids_file: str | None = None
-    max_sets: Annotated[int, Field(ge=1)] = 500
-    years: tuple[int, int] | None = None
-    themes: list[str] | None = None
-    image_size: str = "genericnx400"
-    rate_limit: Annotated[float, Field(ge=0)] = 1.0
-    workers: Annotated[int, Field(ge=1, le=64)] = 4
-    timeout: Annotated[float, Field(gt=0)] = 30.0
-    retries: Annotated[int, Field(ge=0)] = 5
-
-
-class ThemesSource(Source):
-    LOCAL_PATH: ClassVar[str] = "a folder with sets.csv and themes.csv"
-    provider: Literal["synthetic", "rebrickable", "local"] = "synthetic"
-    base_url: str = "https://cdn.rebrickable.com/media/downloads"
-    api_url: str = "https://rebrickable.com/api/v3"
-
-
-class CustomSource(Strict):
-    """A folder of `<class name>/<images>` merged into the minifigure task (e.g. your own photos)."""
-
-    path: str | None = None
-
-    @property
-    def resolved_path(self) -> Path | None:
-        return _existing_path(self.path, "path")
-
-    @model_validator(mode="after")
-    def _path_exists(self) -> CustomSource:
-        path = _existing_path(self.path, "path")
-        if path is not None and not path.is_dir():
-            raise ValueError(f"path must be a folder of <class name>/<images>: {path}")
-        return self
-
-
-class FeedbackSource(Strict):
-    """People's corrections from the page (`make app`): `<path>/<task>/<class>/<images>`, trained on by `dvc repro`."""
-
-    path: str = "data/feedback"
-    enabled: bool = True  # false: the next run trains without them (compare with -S sources.feedback.enabled=false)
-
-    @property
-    def resolved_path(self) -> Path:
-        return project_path(self.path)
-
-
-class Sources(Strict):
-    minifigures: MinifiguresSource = MinifiguresSource()
-    sets: SetsSource = SetsSource()
-    themes: ThemesSource = ThemesSource()
-    custom: CustomSource = CustomSource()
-    feedback: FeedbackSource = FeedbackSource()
 
 
 class TaskSpec(Strict):
@@ -387,16 +277,45 @@ class Params(Strict):
         return self.train[task]
 
 
-def _one_line(error: ValidationError, source: Path) -> str:
+def _user_key(loc: tuple[int | str, ...], raw: object) -> tuple[str, str | None]:
+    """The dotted key as written in params.yaml, and the provider whose model refused it.
+
+    In a tagged union pydantic's `loc` carries the tag (`sources.sets.synthetic.rate_limit`), which is no key of
+    the file: it is the section's own `provider`, so it is dropped where the input's `provider` says so."""
+    keys: list[str] = []
+    provider, node, tag_seen = None, raw, False
+    for part in loc:
+        if not tag_seen and isinstance(node, dict) and node.get("provider") == part:
+            provider, tag_seen = str(part), True
+            continue
+        keys.append(str(part))
+        tag_seen = False
+        if isinstance(node, dict):
+            node = node.get(part)
+        else:
+            node = node[part] if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node) else None
+    return ".".join(keys), provider
+
+
+def _one_line(error: ValidationError, source: Path, raw: object) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    key, provider = _user_key(first["loc"], raw)
     message = first["msg"].removeprefix("Value error, ")
+    of_provider = f" for provider '{provider}'" if provider else ""
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = f"unknown key{of_provider}"
     elif first["type"] == "missing":
-        message = "required key is missing"
+        message = f"required key is missing{of_provider}"
+    elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        ctx = first.get("ctx", {})
+        key = ".".join(filter(None, [key, ctx.get("discriminator", "").strip("'")]))
+        message = (
+            f"expected one of {ctx['expected_tags']}, got '{ctx['tag']}'"
+            if first["type"] == "union_tag_invalid"
+            else "required key is missing"
+        )
     more = f" (+{len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
-    return f"{source}: {key}: {message}{more}"
+    return f"{source}: {key or '(top level)'}: {message}{more}"
 
 
 def load(path: Path | str = PROJECT_ROOT / "params.yaml") -> Params:
@@ -413,7 +332,7 @@ def load(path: Path | str = PROJECT_ROOT / "params.yaml") -> Params:
     try:
         loaded = Params.model_validate(raw)
     except ValidationError as exc:
-        raise ParamsError(_one_line(exc, path)) from None
+        raise ParamsError(_one_line(exc, path, raw)) from None
     if params_trace.enabled():
         params_trace.start(loaded, Strict)
     return loaded

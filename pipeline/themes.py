@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.io import DataError
+from pipeline.io import DataError, write_csv
 
 SETS_COLUMNS = ["set_num", "name", "year", "theme_id", "num_parts"]
 THEMES_COLUMNS = ["id", "name", "parent_id"]
@@ -100,3 +100,19 @@ def label_sets(sets: pd.DataFrame, themes: pd.DataFrame, theme_groups: dict[str,
     labelled["theme"] = chains.map(lambda c: c[0] if c else None)
     labelled["theme_group"] = chains.map(lambda c: deepest_group(c, groups))
     return labelled
+
+
+LABELLED_TEXT = ["set_num", "name", "theme_path", "theme", "theme_group"]
+
+
+def write_labelled(path: Path, labelled: pd.DataFrame) -> None:
+    """`label_sets`' table as CSV, for the stages that read it (scrape, label) rather than label again."""
+    write_csv(path, labelled)
+
+
+def read_labelled(path: Path) -> pd.DataFrame:
+    """`write_labelled`'s table as `label_sets` returned it: text columns stay text and only empty cells are
+    missing (pandas would also read a name such as `NA` or `None` as missing)."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (run the catalogue stage first)")
+    return pd.read_csv(path, dtype={c: str for c in LABELLED_TEXT}, keep_default_na=False, na_values=[""])

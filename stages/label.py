@@ -1,29 +1,25 @@
-"""DVC stage `label`: themes for sets (and minifigures) from the catalogue; writes the manifest of every image."""
+"""DVC stage `label`: themes for sets (and minifigures) from the catalogue stage's labelled sets; writes the manifest
+of every image."""
 
 from pipeline import cli, io, manifest, params, paths
-from pipeline.providers import fetch_catalogue
 from pipeline.providers.kaggle_layout import EMPTY_LAYOUT, read_layout
-from pipeline.themes import label_sets
+from pipeline.themes import read_labelled
 
 REPORT = paths.REPORTS / "label.json"
 EXCLUDED = paths.REPORTS / "label" / "excluded_sets.csv"  # one row per logged set that has no manifest row
 
 
 def main() -> None:
-    config = params.load()
-    sets, themes = fetch_catalogue(config)
-    io.reset_dir(paths.CATALOGUE)
-    io.write_csv(paths.CATALOGUE / "sets.csv", sets)
-    io.write_csv(paths.CATALOGUE / "themes.csv", themes)
-    labelled = label_sets(sets, themes, config.theme_groups)
+    tasks = params.load().declared_tasks()
+    labelled = read_labelled(paths.LABELLED_SETS)
     root = paths.PROJECT_ROOT
     layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
     figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)
     custom = manifest.custom_rows(paths.RAW_CUSTOM, root)
-    feedback = manifest.feedback_rows(paths.RAW_FEEDBACK, root, config.declared_tasks())
+    feedback = manifest.feedback_rows(paths.RAW_FEEDBACK, root, tasks)
     log = manifest.read_sets_log(paths.RAW_SETS)
     set_images, report, excluded = manifest.set_rows(log, paths.RAW_SETS, root, labelled)
-    table = manifest.build([figures, custom, set_images, feedback], config.declared_tasks())
+    table = manifest.build([figures, custom, set_images, feedback], tasks)
     io.write_csv(paths.MANIFEST, table)
     report = {
         "images": int(len(table)),

@@ -1,4 +1,5 @@
-"""DVC stage `scrape`: LEGO set product images and their records → `data/raw/sets/`."""
+"""DVC stage `scrape`: LEGO set product images and their records → `data/raw/sets/` (BrickInsights: the sets the
+catalogue stage labelled, unless `ids_file` names them)."""
 
 from pipeline import cli, params, paths
 from pipeline.providers import fetch_sets

@@ -7,6 +7,7 @@ import yaml
 
 from pipeline import params
 from pipeline.paths import PROJECT_ROOT
+from pipeline.source_params import BrickInsightsSource, KaggleSource, RebrickableSource
 
 
 def write(tmp_path, change) -> str:
@@ -57,7 +58,64 @@ def test_local_provider_needs_an_existing_path(tmp_path):
 
 def test_unknown_provider_is_named(tmp_path):
     message = error(tmp_path, lambda p: p["sources"]["sets"].update(provider="lego.com"))
-    assert "sources.sets.provider" in message
+    assert "sources.sets.provider" in message and "'brickinsights'" in message and "'lego.com'" in message
+
+
+def test_project_sources_hold_the_provider_alone():
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["sources"]
+    for kind in ("minifigures", "sets", "themes"):
+        assert raw[kind] == {"provider": "synthetic"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "section", "key"),
+    [
+        ("sets", {"provider": "synthetic", "rate_limit": 2.0}, "rate_limit"),
+        ("sets", {"provider": "local", "path": ".", "workers": 8}, "workers"),
+        ("sets", {"provider": "brickinsights", "path": "."}, "path"),
+        ("minifigures", {"provider": "local", "path": ".", "dataset": "someone/else"}, "dataset"),
+        ("minifigures", {"provider": "none", "base_url": "https://mirror.example"}, "base_url"),
+        ("themes", {"provider": "synthetic", "api_url": "https://mirror.example"}, "api_url"),
+    ],
+)
+def test_a_key_of_another_provider_is_refused_with_the_users_key(tmp_path, kind, section, key):
+    """The tagged union's tag (`sources.sets.synthetic.rate_limit` in pydantic's loc) is no key of the file."""
+    message = error(tmp_path, lambda p: p["sources"].update({kind: section}))
+    assert f": sources.{kind}.{key}: unknown key for provider '{section['provider']}'" in message
+
+
+def test_each_provider_takes_its_own_keys(tmp_path):
+    brickinsights = {
+        "provider": "brickinsights",
+        "rate_limit": 0.5,
+        "workers": 2,
+        "max_sets": 10,
+        "years": [2000, 2010],
+    }
+    kaggle = {"provider": "kaggle", "dataset": "someone/figures", "base_url": "https://mirror.example"}
+    rebrickable = {"provider": "rebrickable", "api_url": "https://mirror.example/api/v3"}
+    loaded = params.load(
+        write(tmp_path, lambda p: p["sources"].update(sets=brickinsights, minifigures=kaggle, themes=rebrickable))
+    )
+    assert isinstance(loaded.sources.sets, BrickInsightsSource)
+    assert (loaded.sources.sets.rate_limit, loaded.sources.sets.workers, loaded.sources.sets.years) == (
+        0.5,
+        2,
+        (2000, 2010),
+    )
+    assert loaded.sources.sets.timeout == 30.0  # a default of the provider's own model
+    assert isinstance(loaded.sources.minifigures, KaggleSource)
+    assert loaded.sources.minifigures.dataset == "someone/figures"
+    assert isinstance(loaded.sources.themes, RebrickableSource)
+
+
+def test_local_needs_a_path_and_a_bad_value_names_the_key(tmp_path):
+    message = error(tmp_path, lambda p: p["sources"].update(themes={"provider": "local"}))
+    assert ": sources.themes.path: required key is missing for provider 'local'" in message
+    message = error(tmp_path, lambda p: p["sources"].update(sets={"provider": "brickinsights", "workers": "many"}))
+    assert ": sources.sets.workers: " in message and "brickinsights" not in message.split(": ")[1]
+    message = error(tmp_path, lambda p: p["sources"].update(sets={"path": "."}))
+    assert ": sources.sets.provider: required key is missing" in message
 
 
 def test_missing_weights_file_fails_at_once(tmp_path):
@@ -132,3 +190,25 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 def test_a_test_fold_outside_the_folds_is_named(tmp_path):
     message = error(tmp_path, lambda p: p["split"].update(folds=5, test_fold=5))
     assert "split" in message and "test_fold 5 is not one of the 5 folds (0 to 4)" in message
+
+
+def test_every_params_dependency_of_dvc_yaml_is_a_key_of_params_yaml():
+    """DVC fails a stage whose `params:` names a key params.yaml lacks ("Parameters 'sources.sets.path' are missing
+    from 'params.yaml'"), so a stage depends on a whole `sources.<kind>` section, whose keys depend on its provider."""
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+
+    def lookup(key: str) -> object:
+        node: object = raw
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"dvc.yaml depends on {key}, which params.yaml lacks"
+            node = node[part]
+        return node
+
+    for stage in yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"].values():
+        body = stage.get("do", stage)
+        items = lookup(stage["foreach"].strip("${}")) if "foreach" in stage else {None: None}
+        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
+        for key, item in pairs:
+            for param in body.get("params", []):
+                if isinstance(param, str):  # a {file: [keys]} entry would name another file
+                    lookup(param.replace("${item}", str(item)).replace("${key}", str(key)))

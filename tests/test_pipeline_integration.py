@@ -60,7 +60,7 @@ def client(repo: Path):
 
 
 def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
-    for stage in ("download", "scrape", "label", "validate"):
+    for stage in ("download", "catalogue", "scrape", "label", "validate"):
         assert f"Running stage '{stage}'" in runs["first"]
     for task in ("minifigure", "theme"):
         for stage in ("split", "pretrain", "train", "evaluate", "register", "predict"):

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import params
 from pipeline.io import DataError
-from pipeline.themes import group_lookup, label_sets, read_catalogue, theme_paths
+from pipeline.themes import group_lookup, label_sets, read_catalogue, read_labelled, theme_paths, write_labelled
 
 # Root themes of the twelve real set images in ../shared/data/set-images, traced by hand in themes.csv.
 REAL_ROOTS = {
@@ -158,3 +158,25 @@ def test_catalogue_with_img_url_column_and_missing_file(tmp_path):
     (tmp_path / "themes.csv").unlink()
     with pytest.raises(DataError, match="themes.csv"):
         read_catalogue(tmp_path)
+
+
+def test_the_labelled_sets_read_back_as_the_catalogue_stage_wrote_them(tmp_path):
+    """The scrape and label stages read the catalogue stage's table: the same rows, names kept as text."""
+    themes = pd.DataFrame({"id": [1, 2, 3], "name": ["Technic", "Model", "Gear"], "parent_id": [None, 1, None]})
+    sets = pd.DataFrame(
+        {"set_num": ["2544-1", "8-1", "0-1"], "name": ["Motorcycle", "NA", "None"], "year": [1998, 1977, 2001],
+         "theme_id": [2, 1, 3], "num_parts": [27, 10, 1]}
+    )  # fmt: skip
+    labelled = label_sets(sets, themes, {"Technic/Bionicle": ["Technic"]})
+    write_labelled(tmp_path / "labelled_sets.csv", labelled)
+    back = read_labelled(tmp_path / "labelled_sets.csv")
+    assert back["name"].tolist() == ["Motorcycle", "NA", "None"] and back["set_num"].tolist() == [
+        "2544-1",
+        "8-1",
+        "0-1",
+    ]
+    assert back["theme_path"].tolist() == ["Technic > Model", "Technic", "Gear"]
+    assert back["theme_group"].tolist()[:2] == ["Technic/Bionicle"] * 2 and pd.isna(back.at[2, "theme_group"])
+    assert back["year"].tolist() == [1998, 1977, 2001] and list(back.columns) == list(labelled.columns)
+    with pytest.raises(DataError, match="run the catalogue stage first"):
+        read_labelled(tmp_path / "absent.csv")

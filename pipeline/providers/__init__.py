@@ -1,122 +1,102 @@
-"""Data sources, chosen by `sources.*.provider` in params: each fetches into the same on-disk shapes.
+"""Data sources: `sources.<kind>` in params selects one provider per kind, each fetching into the kind's
+on-disk shape, so the rest of the pipeline never knows which one ran:
 
-- minifigures → a Kaggle-layout folder (`index.csv`, `test.csv`, `metadata.csv`, class folders);
-- sets → `images/<set_num>.jpg` plus a JSON-lines log of BrickInsights-shaped records;
-- themes → a Rebrickable catalogue (`sets.csv`, `themes.csv`).
+- minifigures → a Kaggle-layout folder (`index.csv`, `test.csv`, `metadata.csv`, class folders): `minifigures.py`;
+- sets → `images/<set_num>.jpg` plus a JSON-lines log of BrickInsights-shaped records: `sets.py`;
+- themes → a Rebrickable catalogue (`sets.csv`, `themes.csv`): `catalogue.py`.
+
+The params model of a section (pipeline.source_params) selects the provider class through `PROVIDERS`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
+from pydantic import BaseModel
 from tqdm import tqdm
 
-from pipeline import paths
-from pipeline.io import DataError, list_images, reset_dir, sha256_file, write_text
-from pipeline.manifest import SETS_LOG
+from pipeline.io import DataError, list_images, reset_dir
 from pipeline.params import Params
-from pipeline.providers import brickinsights, kaggle, kaggle_layout, rebrickable, synthetic
-from pipeline.themes import label_sets, read_catalogue
+from pipeline.providers import catalogue, minifigures, sets
+from pipeline.source_params import (
+    BrickInsightsSource,
+    KaggleSource,
+    LocalMinifiguresSource,
+    LocalSetsSource,
+    LocalThemesSource,
+    NoMinifiguresSource,
+    RebrickableSource,
+    SyntheticMinifiguresSource,
+    SyntheticSetsSource,
+    SyntheticThemesSource,
+    folder_name,
+)
+
+Fetched = TypeVar("Fetched", covariant=True)
 
 
-def _folder_name(path: str) -> str:
-    """A local source as its folder (or file) name only: `/home/me/data/lego-minifigures/` → `lego-minifigures`."""
-    full = Path(path).expanduser()
-    return Path(os.path.normpath(full if full.is_absolute() else paths.PROJECT_ROOT / full)).name
+class Provider(Protocol[Fetched]):
+    """One data source, built from its params model and the run's params (`seed`, `synthetic`): it fetches into a
+    folder and says what it is.
+
+    One protocol for the three kinds rather than one each, because every source does the same two things and only
+    what `fetch` returns differs (the layout's rows, the set records, the catalogue's two tables): the type
+    parameter says which, per kind (`MINIFIGURES`, `SETS`, `CATALOGUE`)."""
+
+    @property
+    def label(self) -> str | None:
+        """What it is in the data-source label (`synthetic`, `local:<folder name>`, `kaggle:<dataset>`,
+        `brickinsights`, `rebrickable`; None: no data): never a path, URL or credential."""
+        ...
+
+    def fetch(self, target: Path) -> Fetched:
+        """Fill `target` in the kind's on-disk shape and return what it holds."""
+        ...
 
 
-def data_source(params: Params, task: str) -> dict[str, object]:
-    """What a task's data is, as recorded in its split report and registered with its models.
-
-    `data_source`: the providers feeding the task, `+`-joined: `synthetic` (the embedded data alone),
-    `local:<folder name>`, `kaggle:<dataset>`, `custom:<folder name>` for the minifigure task; the sets'
-    (`brickinsights`, `local:<folder name>`) and the catalogue's (`rebrickable`, `local:<folder name>`) for the
-    theme task, e.g. `brickinsights+rebrickable`. Only folder names and dataset ids: no path, URL or credential.
-    `synthetic`: whether any provider feeding the task renders synthetic data.
-    """
-    sources = params.sources
-    if task == "minifigure":
-        figures = sources.minifigures
-        parts = {
-            "synthetic": ["synthetic"],
-            "local": [f"local:{_folder_name(figures.path)}" if figures.path else "local"],
-            "kaggle": [f"kaggle:{figures.dataset}"],
-            "none": [],  # the custom classes alone
-        }[figures.provider]
-        providers: list[str] = [figures.provider]
-        if sources.custom.path:
-            parts.append(f"custom:{_folder_name(sources.custom.path)}")
-    elif task == "theme":
-        sets, themes = sources.sets, sources.themes
-        parts = [
-            f"local:{_folder_name(source.path)}" if source.provider == "local" and source.path else source.provider
-            for source in (sets, themes)
-        ]
-        providers = [sets.provider, themes.provider]
-    else:
-        raise ValueError(f"unknown task {task!r}")
-    parts = list(dict.fromkeys(parts))  # synthetic sets and synthetic catalogue: `synthetic`
-    return {"data_source": "+".join(parts) or "none", "synthetic": "synthetic" in providers}
+Factory = Callable[[Any, Params], Provider[Fetched]]
+MINIFIGURES: dict[type[BaseModel], Factory[pd.DataFrame]] = {
+    SyntheticMinifiguresSource: minifigures.Synthetic,
+    LocalMinifiguresSource: minifigures.Local,
+    KaggleSource: minifigures.Kaggle,
+    NoMinifiguresSource: minifigures.NoMinifigures,
+}
+SETS: dict[type[BaseModel], Factory[list[dict]]] = {
+    SyntheticSetsSource: sets.Synthetic,
+    LocalSetsSource: sets.Local,
+    BrickInsightsSource: sets.BrickInsights,
+}
+CATALOGUE: dict[type[BaseModel], Factory[catalogue.Catalogue]] = {
+    SyntheticThemesSource: catalogue.Synthetic,
+    LocalThemesSource: catalogue.Local,
+    RebrickableSource: catalogue.Rebrickable,
+}
+PROVIDERS: dict[type[BaseModel], Factory[object]] = {**MINIFIGURES, **SETS, **CATALOGUE}
 
 
-def select_set_ids(labelled: pd.DataFrame | None, params: Params) -> list[str]:
-    """Which sets to scrape: `ids_file` if given, else catalogue sets filtered by `years` and root `themes`
-    (default: every set in a `theme_groups` group), seeded-shuffled and interleaved across theme groups so a
-    `max_sets` cap keeps the classes balanced; a larger cap extends the same list (resume-friendly)."""
-    settings = params.sources.sets
-    if settings.ids_file:
-        path = Path(settings.ids_file).expanduser()
-        try:
-            lines = path.read_text().splitlines()
-        except FileNotFoundError:
-            raise DataError(f"params.yaml: sources.sets.ids_file: {path} not found") from None
-        ids = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-        return list(dict.fromkeys(ids))[: settings.max_sets]
-    assert labelled is not None  # the catalogue is labelled whenever there is no ids_file
-    pool = labelled
-    if settings.years:
-        first, last = settings.years
-        pool = pool[pool["year"].between(first, last)]
-    # `themes` names root themes; by default every set that `theme_groups` puts in a group (at any theme level)
-    pool = pool[pool["theme"].isin(settings.themes)] if settings.themes else pool[pool["theme_group"].notna()]
-    if pool.empty:
-        raise DataError("params.yaml: sources.sets: no catalogue set matches the years/themes filters")
-    shuffled = pool.sample(frac=1, random_state=params.seed)
-    rank = shuffled.groupby(shuffled["theme_group"].fillna(shuffled["theme"])).cumcount()
-    ordered = shuffled.assign(_rank=rank.to_numpy()).sort_values("_rank", kind="stable")
-    return ordered["set_num"].head(settings.max_sets).tolist()
+def provider_for(source: BaseModel, params: Params) -> Provider[object]:
+    """The provider a section's params model selects, e.g. `sets.BrickInsights` for `BrickInsightsSource`."""
+    return PROVIDERS[type(source)](source, params)
 
 
 def fetch_minifigures(params: Params, target: Path) -> pd.DataFrame:
     """Fill `target` with a Kaggle-layout copy of the minifigure photos; returns its listed rows."""
-    source = params.sources.minifigures
-    if source.provider == "synthetic":
-        config = params.synthetic.minifigures
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".render-") as tmp:
-            synthetic.render_minifigures(
-                Path(tmp),
-                classes=config.classes,
-                train_per_class=config.train_per_class,
-                test_per_class=config.test_per_class,
-                image_size=config.image_size,
-                seed=params.seed,
-            )
-            return kaggle_layout.ingest(Path(tmp), target)
-    if source.provider == "local":
-        return kaggle_layout.ingest(source.local_path, target)
-    if source.provider == "kaggle":
-        archive = paths.CACHE / "kaggle" / f"{source.dataset.replace('/', '__')}.zip"
-        if not archive.is_file():  # a kept .part is resumed; a complete zip is not fetched again
-            kaggle.download(source.dataset, archive, base_url=source.base_url)
-        return kaggle_layout.ingest(archive, target)
-    reset_dir(target)  # provider "none": the minifigure task is the custom classes alone
-    return kaggle_layout.EMPTY_LAYOUT
+    return MINIFIGURES[type(params.sources.minifigures)](params.sources.minifigures, params).fetch(target)
+
+
+def fetch_sets(params: Params, target: Path) -> list[dict]:
+    """Fill `target/images/` with set images and `target/sets.jsonl` with one record per set."""
+    return SETS[type(params.sources.sets)](params.sources.sets, params).fetch(target)
+
+
+def fetch_catalogue(params: Params, target: Path) -> catalogue.Catalogue:
+    """Write into `target` the Rebrickable catalogue that labels sets and minifigures with themes; returns its
+    `(sets, themes)`."""
+    return CATALOGUE[type(params.sources.themes)](params.sources.themes, params).fetch(target)
 
 
 def copy_custom(params: Params, target: Path) -> int:
@@ -135,49 +115,22 @@ def copy_custom(params: Params, target: Path) -> int:
     return len(images)
 
 
-def _local_sets(folder: Path, target: Path) -> list[dict]:
-    """A folder of `<set_num>.<ext>` product images, logged like scraped ones."""
-    images = reset_dir(target / "images")
-    records = []
-    for path in tqdm(list_images(folder), desc="copy set images", unit="img"):
-        dest = images / f"{path.stem}{path.suffix.lower()}"
-        shutil.copyfile(path, dest)
-        records.append(
-            {"set_id": path.stem, "name": None, "year": None, "image_url": path.as_uri(),
-             "image": dest.relative_to(target).as_posix(), "sha256": sha256_file(dest), "status": "ok"}
-        )  # fmt: skip
-    if not records:
-        raise DataError(f"{folder}: no images found (expected <set_num>.jpg files)")
-    return records
+def data_source(params: Params, task: str) -> dict[str, object]:
+    """What a task's data is, as recorded in its split report and registered with its models.
 
-
-def fetch_sets(params: Params, target: Path) -> list[dict]:
-    """Fill `target/images/` with set images and `target/sets.jsonl` with one record per set.
-
-    BrickInsights scrapes resume: `target` persists between runs and complete sets are not fetched again.
+    `data_source`: the labels of the providers feeding the task, `+`-joined: the minifigures' (`synthetic`,
+    `local:<folder name>`, `kaggle:<dataset>`; none for `none`) and `custom:<folder name>` for the minifigure task;
+    the sets' and the catalogue's for the theme task, e.g. `brickinsights+rebrickable`. `synthetic`: whether any
+    provider feeding the task renders synthetic data.
     """
-    source = params.sources.sets
-    if source.provider == "brickinsights":
-        labelled = None if source.ids_file else label_sets(*fetch_catalogue(params), params.theme_groups)
-        return brickinsights.scrape(
-            select_set_ids(labelled, params), target, base_url=source.base_url, image_size=source.image_size,
-            rate_limit=source.rate_limit, workers=source.workers, timeout=source.timeout, retries=source.retries,
-        )  # fmt: skip
-    reset_dir(target)
-    if source.provider == "synthetic":
-        config = params.synthetic.sets
-        records = synthetic.render_sets(target, count=config.count, image_height=config.image_height, seed=params.seed)
+    sources = params.sources
+    if task == "minifigure":
+        labels = [provider_for(sources.minifigures, params).label]
+        if sources.custom.path:
+            labels.append(f"custom:{folder_name(sources.custom.path)}")
+    elif task == "theme":
+        labels = [provider_for(sources.sets, params).label, provider_for(sources.themes, params).label]
     else:
-        records = _local_sets(source.local_path, target)
-    write_text(target / SETS_LOG, "".join(json.dumps(r) + "\n" for r in records))
-    return records
-
-
-def fetch_catalogue(params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Rebrickable catalogue `(sets, themes)` used to label sets and minifigures with themes."""
-    source = params.sources.themes
-    if source.provider == "synthetic":
-        return synthetic.synthetic_catalogue(params.seed)
-    if source.provider == "local":
-        return read_catalogue(source.local_path)
-    return rebrickable.fetch_catalogue(source.base_url, source.api_url, paths.CACHE / "rebrickable")
+        raise ValueError(f"unknown task {task!r}")
+    parts = list(dict.fromkeys(label for label in labels if label))  # synthetic sets and catalogue: `synthetic`
+    return {"data_source": "+".join(parts) or "none", "synthetic": "synthetic" in parts}
