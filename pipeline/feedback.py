@@ -169,9 +169,10 @@ def images(folder: Path) -> list[tuple[str, Path]]:
 
 
 def collect(source: Path | None, target: Path, tasks: Sequence[str]) -> dict[str, dict[str, int]]:
-    """The `feedback` stage: copy each task's labelled images from `source` into `target` (the CSV stays behind:
-    a confirmation that files nothing new changes no training data); returns images per class per task.
-    `source` None: feedback switched off, `target` stays empty."""
+    """Copy each task's `<class>/<images>` from `source` into `target` (the feedback stage's corrections, the
+    download stage's custom classes; files beside the class folders, like the CSV, stay behind: a confirmation that
+    files nothing new changes no training data); returns images per class per task. `source` None: `target` stays
+    empty."""
     reset_dir(target)
     counts: dict[str, dict[str, int]] = {}
     for task in tasks:

@@ -15,7 +15,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from pipeline.io import DataError, list_images, sha256_file
+from pipeline.io import DataError, sha256_file
 from pipeline.params import Task
 
 # What the providers know of an image; each declared task's label (and group) column is added after them.
@@ -103,32 +103,18 @@ def minifigure_rows(layout: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.Da
     return with_file_facts(rows, root, "hash minifigures")
 
 
-def custom_rows(folder: Path, root: Path) -> pd.DataFrame:
-    """Manifest rows for a user's `<class name>/<images>` folder: the class is the folder name."""
-    images = [p for p in list_images(folder) if p.parent != folder] if folder.is_dir() else []
-    rows = pd.DataFrame(
-        {
-            "path": [p.relative_to(root).as_posix() for p in images],
-            "source": "custom",
-            "split_hint": None,
-            "character": [p.relative_to(folder).parts[0] for p in images],
-        }
-    )
-    return with_file_facts(rows, root, "hash custom images") if len(rows) else rows
-
-
-def feedback_rows(folder: Path, root: Path, tasks: Sequence[Task]) -> pd.DataFrame:
-    """Manifest rows for the feedback stage's copy, `<task>/<class>/<image>`: the class goes into the task's label
-    column (`character`, `theme_group`, …)."""
+def task_folder_rows(folder: Path, root: Path, tasks: Sequence[Task], source: str) -> pd.DataFrame:
+    """Manifest rows for a `<task>/<class>/<image>` copy (your own classes: `custom`; people's corrections:
+    `feedback`): the class goes into the task's label column (`character`, `theme_group`, …)."""
     from pipeline.feedback import images
 
     records = [
-        {"path": path.relative_to(root).as_posix(), "source": FEEDBACK, "split_hint": None, task.label: label}
+        {"path": path.relative_to(root).as_posix(), "source": source, "split_hint": None, task.label: label}
         for task in tasks
         for label, path in images(folder / task.name)
     ]
     rows = pd.DataFrame(records, columns=["path", "source", "split_hint", *dict.fromkeys(t.label for t in tasks)])
-    return with_file_facts(rows, root, "hash feedback images") if len(rows) else rows
+    return with_file_facts(rows, root, f"hash {source} images") if len(rows) else rows
 
 
 def read_sets_log(raw_dir: Path) -> pd.DataFrame:

@@ -137,19 +137,19 @@ ThemesSource = Annotated[SyntheticThemesSource | LocalThemesSource | Rebrickable
 
 
 class CustomSource(Strict):
-    """A folder of `<class name>/<images>` merged into the minifigure task (e.g. your own photos)."""
+    """Your own images, `<path>/<task>/<class>/<images>`: classes merged into a task (an Iron Man keyring among the
+    minifigures), or the whole data of a task you declare (`tasks.<name>`). Copied by the download stage."""
 
-    path: str | None = None
+    path: str = "data/custom"
 
     @property
-    def resolved_path(self) -> Path | None:
-        return _existing_path(self.path, "path")
+    def resolved_path(self) -> Path:
+        return project_path(self.path)
 
     @model_validator(mode="after")
-    def _path_exists(self) -> CustomSource:
-        path = _existing_path(self.path, "path")
-        if path is not None and not path.is_dir():
-            raise ValueError(f"path must be a folder of <class name>/<images>: {path}")
+    def _path_is_a_folder(self) -> CustomSource:
+        if not self.resolved_path.is_dir():
+            raise ValueError(f"not a folder of <task>/<class>/<images>: {self.resolved_path}")
         return self
 
 

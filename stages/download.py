@@ -1,5 +1,5 @@
-"""DVC stage `download`: minifigure photos in Kaggle's layout → `data/raw/minifigures/`, and the user's own
-classes (`sources.custom.path`) → `data/raw/custom/`."""
+"""DVC stage `download`: minifigure photos in Kaggle's layout → `data/raw/minifigures/`, and your own classes
+(`sources.custom.path`, `<task>/<class>/<images>`) → `data/raw/custom/`."""
 
 from pipeline import cli, params, paths
 from pipeline.providers import copy_custom, fetch_minifigures
@@ -9,8 +9,9 @@ def main() -> None:
     config = params.load()
     rows = fetch_minifigures(config, paths.RAW_MINIFIGURES)
     custom = copy_custom(config, paths.RAW_CUSTOM)
+    own = ", ".join(f"{task} {sum(c.values())} in {len(c)} classes" for task, c in custom.items() if c) or "none"
     print(
-        f"download: {len(rows)} images, {rows['class_id'].nunique()} classes → {paths.RAW_MINIFIGURES}; {custom} custom images"
+        f"download: {len(rows)} images, {rows['class_id'].nunique()} classes → {paths.RAW_MINIFIGURES}; own images: {own}"
     )
 
 

@@ -15,8 +15,8 @@ def main() -> None:
     root = paths.PROJECT_ROOT
     layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
     figures = manifest.minifigure_rows(layout, paths.RAW_MINIFIGURES, root, labelled)
-    custom = manifest.custom_rows(paths.RAW_CUSTOM, root)
-    feedback = manifest.feedback_rows(paths.RAW_FEEDBACK, root, tasks)
+    custom = manifest.task_folder_rows(paths.RAW_CUSTOM, root, tasks, "custom")
+    feedback = manifest.task_folder_rows(paths.RAW_FEEDBACK, root, tasks, manifest.FEEDBACK)
     log = manifest.read_sets_log(paths.RAW_SETS)
     set_images, report, excluded = manifest.set_rows(log, paths.RAW_SETS, root, labelled)
     table = manifest.build([figures, custom, set_images, feedback], tasks)

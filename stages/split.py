@@ -19,7 +19,7 @@ def main() -> None:
         raise io.DataError(f"{paths.MANIFEST}: no labelled rows for task '{task.name}' (column '{task.label}')")
     assigned, report = assign(rows, config.split, config.seed)
     # what the data is: registered with the model (see stages/register.py)
-    record = SplitReport.model_validate(report | data_source(config, task.name))
+    record = SplitReport.model_validate(report | data_source(config, set(rows["source"])))
     out = paths.YOLO / task.name
     table = materialise(assigned, paths.PROJECT_ROOT, out)
     io.write_csv(out / "split.csv", table)

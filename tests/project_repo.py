@@ -20,6 +20,7 @@ PROJECT_FILES = [
     ".dvc/config",
     ".dvc/.gitignore",
     "data/feedback/README.md",  # the feedback stage's folder must exist
+    "data/custom/README.md",  # and the download stage's
 ]
 # The pipeline on a tiny synthetic config: every stage runs, in minutes on 2 cores.
 TINY: dict = {

@@ -1,4 +1,5 @@
-"""Your own classes: `sources.custom.path` merges into the minifigure task; provider `none` makes it the dataset."""
+"""Your own images, `sources.custom.path/<task>/<class>/`: classes merged into a task (provider `none` makes them the
+minifigure task's whole data), or the data of a task of your own."""
 
 from __future__ import annotations
 
@@ -8,19 +9,21 @@ import pytest
 from PIL import Image
 
 from pipeline import manifest, params
+from pipeline.image_checks import check_images
 from pipeline.io import DataError
 from pipeline.params import Params, Validate
 from pipeline.providers import copy_custom, fetch_minifigures
-from pipeline.validation import check_images, validate_manifest
+from pipeline.validation import validate_manifest
 
 
-def photos(folder: Path) -> Path:
+def photos(folder: Path, task: str = "minifigure") -> Path:
     for label, colour in (("iron-man-keyring", (200, 20, 20)), ("my-robot", (20, 20, 200))):
         for i in range(4):
-            path = folder / label / f"{i}.jpg"
+            path = folder / task / label / f"{i}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (64, 64), tuple(c + 10 * i for c in colour)).save(path)
-    (folder / "notes.jpg").write_bytes(b"")  # directly in the root: not a class, ignored
+    (folder / task / "notes.jpg").write_bytes(b"")  # directly in the task's folder: not a class, ignored
+    (folder / "README.md").write_text("what this folder is")
     return folder
 
 
@@ -33,8 +36,9 @@ def custom_params(path: Path, provider: str = "synthetic") -> Params:
 
 def test_custom_folder_becomes_validated_minifigure_rows(tmp_path):
     config = custom_params(photos(tmp_path / "mine"))
-    assert copy_custom(config, tmp_path / "data" / "raw" / "custom") == 8
-    rows = manifest.custom_rows(tmp_path / "data" / "raw" / "custom", tmp_path)
+    counts = copy_custom(config, tmp_path / "data" / "raw" / "custom")
+    assert counts == {"minifigure": {"iron-man-keyring": 4, "my-robot": 4}, "theme": {}}
+    rows = manifest.task_folder_rows(tmp_path / "data" / "raw" / "custom", tmp_path, config.declared_tasks(), "custom")
     assert sorted(set(rows["character"])) == ["iron-man-keyring", "my-robot"]
     assert rows["path"].str.startswith("data/raw/custom/").all()
     table = manifest.build([rows], config.declared_tasks())
@@ -50,13 +54,16 @@ def test_provider_none_leaves_only_the_custom_classes(tmp_path):
     assert layout.empty and not any((tmp_path / "minifigures").iterdir())
 
 
-def test_custom_folder_without_class_subfolders_is_an_error(tmp_path):
-    (tmp_path / "flat").mkdir()
-    Image.new("RGB", (8, 8)).save(tmp_path / "flat" / "a.jpg")
-    with pytest.raises(DataError, match="class subfolders"):
-        copy_custom(custom_params(tmp_path / "flat"), tmp_path / "out")
+def test_a_folder_named_after_no_task_is_refused_with_the_layout(tmp_path):
+    photos(tmp_path / "old-layout", task="Batman")  # <class>/<images>, as before tasks were declared
+    with pytest.raises(DataError) as error:
+        copy_custom(custom_params(tmp_path / "old-layout"), tmp_path / "out")
+    assert str(error.value) == (
+        f"{tmp_path / 'old-layout' / 'Batman'}: not a task in tasks (minifigure, theme); "
+        "sources.custom.path holds <task>/<class>/<images>"
+    )
 
 
-def test_custom_path_must_exist():
-    with pytest.raises(ValueError, match="does not exist"):
+def test_custom_path_must_be_a_folder():
+    with pytest.raises(ValueError, match="not a folder of <task>/<class>/<images>"):
         custom_params(Path("/nonexistent/photos"))

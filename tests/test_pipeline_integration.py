@@ -4,7 +4,9 @@ One module-scoped run feeds several tests: `dvc repro` from scratch (both tasks 
 ImageNet backbone, the default model), a no-op second `dvc repro`, and
 `dvc exp run -S train.minifigure.epochs=2 -S train.minifigure.ensemble=2`, which must re-run only the minifigure
 task's train and what follows (the theme task has its own train section), and turns that classifier into a
-two-member ensemble from training to the registry and predictions.
+two-member ensemble from training to the registry and predictions. Beside the two tasks, a third is declared in
+params.yaml alone (`tasks.bricks: {}` over `data/custom/bricks/<class>/`): no code knows it, yet it is trained,
+evaluated and registered like them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import yaml
 
 from pipeline.params_trace import TRACE_ENV
 from tests.conftest import guarded_environment
-from tests.project_repo import GIT, TINY, make_repo, sh
+from tests.project_repo import GIT, TINY, make_repo, merge, sh
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +33,38 @@ def env(tmp_path_factory) -> tuple[dict, Path]:
     return guarded_environment(log), log
 
 
+# A task of the user's own, declared in params.yaml and nowhere else: its images are data/custom/bricks/<class>/
+BRICKS = {
+    "tasks": {"bricks": {}},
+    "train": {"bricks": {"epochs": 1, "imgsz": 32, "batch": 16}},
+    "pretrain": {"bricks": None},
+    "predict": {"input": {"bricks": "data/yolo/bricks/test"}},
+}
+
+
+def brick_photos(folder: Path) -> None:
+    """Three classes a model can tell apart: a red square, a green disc, a blue bar, 12 jittered pictures each."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    for label, colour, shape in (("red-2x2", (200, 30, 30), "square"), ("green-round", (30, 160, 60), "disc"),
+                                 ("blue-1x4", (40, 60, 200), "bar")):  # fmt: skip
+        for i in range(12):
+            image = Image.new("RGB", (48, 48), tuple(int(v) for v in rng.integers(200, 255, 3)))
+            x, y = rng.integers(4, 12, 2)
+            box = {"square": (x, y, x + 28, y + 28), "disc": (x, y, x + 30, y + 30), "bar": (x, y + 10, x + 34, y + 20)}
+            draw = ImageDraw.Draw(image)
+            (draw.ellipse if shape == "disc" else draw.rectangle)(box[shape], fill=colour)
+            path = folder / label / f"{i:02d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image.save(path)
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, env) -> Path:
-    return make_repo(tmp_path_factory.mktemp("repo"), TINY, env[0])
+    root = make_repo(tmp_path_factory.mktemp("repo"), merge(TINY, BRICKS), env[0])
+    brick_photos(root / "data" / "custom" / "bricks")  # DVC versions them (the download stage's output), not git
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +99,7 @@ def test_first_run_builds_every_stage_for_both_tasks(repo, runs):
     assert "Running stage 'out_of_catalogue@minifigure'" in runs["first"]  # the default: sets shown to that model
     assert "out_of_catalogue@theme" not in runs["first"]
     manifest = pd.read_csv(repo / "data" / "manifest.csv")
-    assert set(manifest["source"]) == {"minifigures", "sets"}
+    assert set(manifest["source"]) == {"minifigures", "sets", "custom"}  # custom: the bricks task's pictures
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
     assert json.loads((repo / "reports" / "validate" / "results.json").read_text())["success"] is True
     label = json.loads((repo / "reports" / "label.json").read_text())
@@ -356,3 +387,23 @@ def test_every_param_a_stage_reads_is_in_its_dvc_yaml_params(repo, runs):
         listed = [p.replace("${key}", key) for p in stages[name].get("do", stages[name]).get("params", [])]
         missed = [r for r in json.loads(trace.read_text()) if not any(_related(r, p) for p in listed)]
         assert not missed, f"dvc.yaml stage {name}: params miss {missed}, which {trace.stem} reads"
+
+
+def test_a_task_declared_in_params_yaml_alone_is_trained_evaluated_and_registered(repo, runs):
+    for stage in ("split", "pretrain", "train", "calibrate", "evaluate", "register", "predict"):
+        assert f"Running stage '{stage}@bricks'" in runs["first"]
+    manifest = pd.read_csv(repo / "data" / "manifest.csv")
+    bricks = manifest[manifest["bricks"].notna()]  # its label column: the task's name
+    assert len(bricks) == 36 and set(bricks["source"]) == {"custom"} and set(bricks["bricks"]) == {
+        "red-2x2", "green-round", "blue-1x4",
+    }  # fmt: skip
+    split = json.loads((repo / "reports" / "split" / "bricks.json").read_text())
+    assert split["classes"] == 3 and (split["data_source"], split["synthetic"]) == ("custom:custom", False)
+    metrics = json.loads((repo / "reports" / "evaluate" / "bricks" / "metrics.json").read_text())
+    assert metrics["test_images"] == split["images"]["test"] and 0.0 <= metrics["top1"] <= 1.0
+    assert {k for k in metrics if k.endswith("_top1")} == {"baseline_top1", "answered_top1"}  # it declares no group
+    decision = json.loads((repo / "reports" / "register" / "bricks.json").read_text())
+    champion = client(repo).get_model_version_by_alias("lego-bricks", "champion")
+    assert decision["champion"] == str(champion.version) and champion.tags["data_source"] == "custom:custom"
+    assert len(pd.read_csv(repo / "data" / "predictions" / "bricks.csv")) == split["images"]["test"]
+    assert "Running stage 'train@bricks'" not in runs["exp"]  # its own train section did not change

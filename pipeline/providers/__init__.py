@@ -10,16 +10,15 @@ The params model of a section (pipeline.source_params) selects the provider clas
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel
-from tqdm import tqdm
 
-from pipeline.io import DataError, list_images, reset_dir
+from pipeline.feedback import collect
+from pipeline.io import DataError
 from pipeline.params import Params
 from pipeline.providers import catalogue, minifigures, sets
 from pipeline.source_params import (
@@ -99,38 +98,35 @@ def fetch_catalogue(params: Params, target: Path) -> catalogue.Catalogue:
     return CATALOGUE[type(params.sources.themes)](params.sources.themes, params).fetch(target)
 
 
-def copy_custom(params: Params, target: Path) -> int:
-    """Copy `sources.custom.path` (`<class name>/<images>`) into `target`; an empty folder when unset."""
-    reset_dir(target)
+def copy_custom(params: Params, target: Path) -> dict[str, dict[str, int]]:
+    """Copy `sources.custom.path` (`<task>/<class>/<images>`) into `target`; returns images per class per task.
+    A folder named after no declared task is refused (the layout before tasks were declared was `<class>/`)."""
     folder = params.sources.custom.resolved_path
-    if folder is None:
-        return 0
-    images = [p for p in list_images(folder) if p.parent != folder]
-    if not images:
-        raise DataError(f"{folder}: no images in class subfolders (expected <class name>/<image files>)")
-    for path in tqdm(images, desc="copy custom images", unit="img"):
-        dest = target / path.relative_to(folder)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
-    return len(images)
+    strays = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in params.tasks and p.name[:1] != ".")
+    if strays:
+        raise DataError(
+            f"{folder / strays[0]}: not a task in tasks ({', '.join(params.tasks)}); "
+            "sources.custom.path holds <task>/<class>/<images>"
+        )
+    return collect(folder, target, list(params.tasks))
 
 
-def data_source(params: Params, task: str) -> dict[str, object]:
-    """What a task's data is, as recorded in its split report and registered with its models.
+def data_source(params: Params, present: Collection[str]) -> dict[str, object]:
+    """What a task's data is, as recorded in its split report and registered with its models, from the manifest
+    sources `present` in its rows.
 
-    `data_source`: the labels of the providers feeding the task, `+`-joined: the minifigures' (`synthetic`,
-    `local:<folder name>`, `kaggle:<dataset>`; none for `none`) and `custom:<folder name>` for the minifigure task;
-    the sets' and the catalogue's for the theme task, e.g. `brickinsights+rebrickable`. `synthetic`: whether any
-    provider feeding the task renders synthetic data.
+    `data_source`: the labels of the providers that fed it, `+`-joined: the minifigures' (`synthetic`,
+    `local:<folder name>`, `kaggle:<dataset>`), the sets' and the catalogue's (e.g. `brickinsights+rebrickable`),
+    `custom:<folder name>` for your own classes (people's corrections are not a source of their own).
+    `synthetic`: whether any provider that fed it renders synthetic data.
     """
     sources = params.sources
-    if task == "minifigure":
-        labels = [provider_for(sources.minifigures, params).label]
-        if sources.custom.path:
-            labels.append(f"custom:{folder_name(sources.custom.path)}")
-    elif task == "theme":
-        labels = [provider_for(sources.sets, params).label, provider_for(sources.themes, params).label]
-    else:
-        raise ValueError(f"unknown task {task!r}")
+    labels = []
+    if "minifigures" in present:
+        labels.append(provider_for(sources.minifigures, params).label)
+    if "sets" in present:
+        labels += [provider_for(sources.sets, params).label, provider_for(sources.themes, params).label]
+    if "custom" in present:
+        labels.append(f"custom:{folder_name(sources.custom.path)}")
     parts = list(dict.fromkeys(label for label in labels if label))  # synthetic sets and catalogue: `synthetic`
     return {"data_source": "+".join(parts) or "none", "synthetic": "synthetic" in parts}
