@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from pipeline import io, offline, paths  # noqa: E402
-from pipeline.inference import class_probabilities  # noqa: E402
 from pipeline.prediction import predict_folder  # noqa: E402
 from pipeline.records import TrainRun  # noqa: E402
 from pipeline.registry import LegoClassifier  # noqa: E402
+from pipeline.torch_model import class_probabilities  # noqa: E402
 
 REAL_PHOTOS = {"minifigure": paths.PROJECT_ROOT.parent / "shared" / "data" / "lego-minifigures"}
 

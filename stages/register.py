@@ -3,7 +3,7 @@ if it is better (a model trained on synthetic data never replaces one trained on
 
 import sys
 
-from pipeline import cli, io, params, paths, registry, tracking
+from pipeline import cli, io, params, paths, promotion, registry, tracking
 from pipeline.evaluation import labelled_images
 from pipeline.records import SplitReport, TrainRun
 
@@ -32,9 +32,9 @@ def main() -> None:
         with mlflow.start_run(run_id=run.run_id):
             mlflow.set_tags({"data_source": split.data_source, "synthetic": str(split.synthetic).lower()})
             version, classes = registry.log_model(weights, onnx, task, example, data, calibration, key)
-    decision = registry.decide(
+    decision = promotion.decide(
         client, task, version, run.run_id, metrics["top1"], split.test_version, classes,
-        registry.rescorer(test, config.evaluate.batch), data_source=split.data_source, synthetic=split.synthetic,
+        promotion.rescorer(test, config.evaluate.batch), data_source=split.data_source, synthetic=split.synthetic,
     )  # fmt: skip
     io.write_json(paths.REPORTS / "register" / f"{task}.json", decision.to_json())
     print(

@@ -3,7 +3,8 @@
 import pandas as pd
 
 from pipeline import cli, io, params, paths
-from pipeline.validation import check_images, validate_manifest
+from pipeline.image_checks import check_images
+from pipeline.validation import validate_manifest
 
 RESULT = paths.REPORTS / "validate" / "results.json"
 DOCS = paths.REPORTS / "validate" / "data_docs"

@@ -18,9 +18,9 @@ from pipeline.backbones import (
     timm_state_dict,
     verified_state_dict,
 )
-from pipeline.inference import Ensemble
 from pipeline.io import DataError
 from pipeline.params import PACKAGED_BACKBONES, Train
+from pipeline.torch_model import Ensemble
 from pipeline.training import train, train_args
 from tests.conftest import colour_classes
 

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from pipeline.images import classify_input, decode_bgr
-from pipeline.inference import Ensemble
 from pipeline.io import DataError
 from pipeline.onnx_model import OnnxClassifier
 from pipeline.params import Train
+from pipeline.torch_model import Ensemble
 from pipeline.training import train
 from tests.conftest import colour_classes
 

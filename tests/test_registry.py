@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import mlflow
-from pipeline import registry
+from pipeline import promotion, registry
 
 
 class Constant(mlflow.pyfunc.PythonModel):
@@ -41,7 +41,7 @@ def decide(client, classes, top1, test_version="v1", rescored=None, **data):
         calls.append(uri)
         return rescored
 
-    decision = registry.decide(client, "minifigure", version, run_id, top1, test_version, classes, rescore, **data)
+    decision = promotion.decide(client, "minifigure", version, run_id, top1, test_version, classes, rescore, **data)
     return decision, calls
 
 
@@ -151,7 +151,7 @@ def trained(tmp_path_factory):
 def test_rescorer_scores_a_registered_champion_on_this_test_split(client, trained):
     """A real Ultralytics model logged as the pyfunc, re-scored on files: top-1 matches direct inference."""
     from pipeline.evaluation import labelled_images, top_k_accuracy
-    from pipeline.inference import Ensemble
+    from pipeline.torch_model import Ensemble
 
     data, (weights, _), (onnx, _) = trained
     test = labelled_images(data / "test")
@@ -160,7 +160,7 @@ def test_rescorer_scores_a_registered_champion_on_this_test_split(client, traine
     direct = Ensemble([weights])
     probs = direct.probabilities(list(test["path"]), 4)
     expected = top_k_accuracy(test["label"].map(classes.index).to_numpy(), probs, 1)
-    assert registry.rescorer(test, 4)(f"models:/lego-minifigure/{version}") == expected
+    assert promotion.rescorer(test, 4)(f"models:/lego-minifigure/{version}") == expected
     assert classes == direct.names == ["class0", "class1"]
     served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{version}")
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}), params={"top_k": 2})
@@ -174,7 +174,7 @@ def test_registered_ensemble_answers_with_its_members_mean(client, trained):
     import numpy as np
 
     from pipeline.evaluation import labelled_images
-    from pipeline.inference import Ensemble
+    from pipeline.torch_model import Ensemble
 
     data, weights, onnx = trained
     test = labelled_images(data / "test")
@@ -194,8 +194,8 @@ def test_registered_ensemble_answers_with_its_members_mean(client, trained):
 def test_ensemble_refuses_members_over_other_classes(trained, tmp_path):
     from PIL import Image
 
-    from pipeline.inference import Ensemble
     from pipeline.params import Train
+    from pipeline.torch_model import Ensemble
     from pipeline.training import train
 
     data, weights, _ = trained
@@ -240,7 +240,7 @@ def test_the_registered_model_answers_with_its_calibration(client, trained, tmp_
     assert (out.loc[~unsure, "label"] == [labels[0] for labels in out.loc[~unsure, "top_k_labels"]]).all()
 
 
-def race(client, scores: dict[str, float]) -> list[registry.Decision]:
+def race(client, scores: dict[str, float]) -> list[promotion.Decision]:
     """Registered versions decided at the same moment, one thread each, released together by a barrier."""
     import threading
 
@@ -249,7 +249,7 @@ def race(client, scores: dict[str, float]) -> list[registry.Decision]:
     def one(version: str, top1: float) -> None:
         run_id = client.get_model_version("lego-minifigure", version).run_id
         barrier.wait()
-        decisions.append(registry.decide(client, "minifigure", version, run_id, top1, "v1", ["a", "b"], None))
+        decisions.append(promotion.decide(client, "minifigure", version, run_id, top1, "v1", ["a", "b"], None))
 
     threads = [threading.Thread(target=one, args=item) for item in scores.items()]
     for thread in threads:
@@ -290,7 +290,7 @@ def test_a_fresh_lock_of_a_dead_process_on_this_machine_is_broken_at_once(client
     decide(client, ["a", "b"], 0.5)
     client.create_registered_model("lego-minifigure.champion-lock", tags={"holder": holder, "since": f"{time.time()}"})
     version, run_id = register(["a", "b"])
-    decision = registry.decide(client, "minifigure", version, run_id, 0.7, "v1", ["a", "b"], None)
+    decision = promotion.decide(client, "minifigure", version, run_id, 0.7, "v1", ["a", "b"], None)
     assert decision.promoted and champion(client) == version
 
 
@@ -303,7 +303,7 @@ def test_a_live_lock_is_waited_for_and_named_when_it_outlasts_the_timeout(client
     holder = f"{socket.gethostname()}:{os.getpid()}:0"  # this very process: alive
     client.create_registered_model("lego-minifigure.champion-lock", tags={"holder": holder, "since": f"{time.time()}"})
     held = rf"lego-minifigure.champion-lock in .*: held by {holder} for"
-    with pytest.raises(registry.DataError, match=held), registry.champion_lock(client, "minifigure", timeout=1):
+    with pytest.raises(promotion.DataError, match=held), promotion.champion_lock(client, "minifigure", timeout=1):
         pass
 
 
@@ -324,7 +324,7 @@ def test_registering_the_same_run_and_inputs_again_resumes_its_version(client, t
     assert registry.registered_version(client, "minifigure", run.info.run_id, "another key") is None
     found = registry.registered_version(client, "minifigure", run.info.run_id, key)
     assert found == (str(created.version), ["a", "b"])
-    first = registry.decide(client, "minifigure", found[0], run.info.run_id, 0.5, "v1", ["a", "b"], None)
-    again = registry.decide(client, "minifigure", found[0], run.info.run_id, 0.5, "v1", ["a", "b"], None)
+    first = promotion.decide(client, "minifigure", found[0], run.info.run_id, 0.5, "v1", ["a", "b"], None)
+    again = promotion.decide(client, "minifigure", found[0], run.info.run_id, 0.5, "v1", ["a", "b"], None)
     assert first.promoted and again.promoted and again.reason == "already champion (a resumed registration)"
     assert [v.version for v in client.search_model_versions("name='lego-minifigure'")] == [created.version]

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from pipeline.image_checks import check_images
 from pipeline.params import DEFAULT_TASKS, Validate, declared
 from pipeline.validation import (
     SUITE_NAME,
     Failure,
     ValidationReport,
-    check_images,
     validate_manifest,
 )
 

@@ -1,0 +1,91 @@
+"""Image-level checks before the manifest's expectations: every listed image opened and fully decoded on worker
+threads, its real size, mode, bytes and hash set beside what the manifest says (`pipeline.validation` then
+expects them to agree)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+CHECK_COLUMNS = (
+    "decodes",
+    "actual_width",
+    "actual_height",
+    "actual_mode",
+    "actual_bytes",
+    "hash_matches",
+    "decode_error",
+)
+
+
+def _check_one(root: Path, rel: Any, expected_sha: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "decodes": False,
+        "actual_width": math.nan,
+        "actual_height": math.nan,
+        "actual_mode": None,
+        "actual_bytes": math.nan,
+        "hash_matches": False,
+        "decode_error": None,
+    }
+    if not isinstance(rel, str) or not rel:
+        out["decode_error"] = "no path"
+        return out
+    try:
+        data = (root / rel).read_bytes()
+    except OSError as exc:
+        out["decode_error"] = f"{type(exc).__name__}: {exc.strerror or exc}"
+        return out
+    out["actual_bytes"] = float(len(data))
+    out["hash_matches"] = isinstance(expected_sha, str) and hashlib.sha256(data).hexdigest() == expected_sha
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning, EXIF warnings, ...
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()  # a full decode: truncated or corrupt data raises here
+                out["actual_width"], out["actual_height"] = float(im.width), float(im.height)
+                out["actual_mode"] = im.mode
+        out["decodes"] = True
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means "does not decode"
+        out["decode_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def check_images(manifest: pd.DataFrame, root: Path, threads: int = 4) -> pd.DataFrame:
+    """Open and fully decode every image of `manifest` (paths relative to `root`).
+
+    Returns a copy of `manifest` with `decodes` (bool), `actual_width`, `actual_height`,
+    `actual_bytes` (floats, NaN when unknown), `actual_mode` (str or None), `hash_matches` (bool:
+    sha256 of the file's bytes equals the manifest's `sha256`) and `decode_error` (None or the
+    error text). A missing file gives decodes False, hash_matches False and NaNs.
+    """
+    root = Path(root)
+    paths = manifest["path"].tolist() if "path" in manifest else [None] * len(manifest)
+    shas = manifest["sha256"].tolist() if "sha256" in manifest else [None] * len(manifest)
+    jobs = list(zip(paths, shas, strict=True))
+    with (
+        ThreadPoolExecutor(max_workers=max(1, threads)) as pool,
+        tqdm(total=len(jobs), desc="check images", unit="img") as bar,
+    ):
+        results = []
+        for res in pool.map(lambda job: _check_one(root, *job), jobs):
+            results.append(res)
+            bar.update(1)
+    found = pd.DataFrame(results, index=manifest.index, columns=list(CHECK_COLUMNS))
+    found["decodes"] = found["decodes"].astype(bool)
+    found["hash_matches"] = found["hash_matches"].astype(bool)
+    for col in ("actual_width", "actual_height", "actual_bytes"):
+        found[col] = found[col].astype("float64")
+    found["actual_mode"] = found["actual_mode"].astype(object)
+    found["decode_error"] = found["decode_error"].astype(object)
+    checked = manifest.drop(columns=[c for c in CHECK_COLUMNS if c in manifest.columns]).copy()
+    return pd.concat([checked, found], axis=1)
