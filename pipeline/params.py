@@ -261,11 +261,15 @@ class Params(Strict):
             raise ParamsError(f"params.yaml: out_of_catalogue has no folder for task '{task}'")
         return project_path(self.out_of_catalogue[task])
 
-    def task(self, name: str) -> Task:
-        """The declaration of task `name` (a stage's argument); one line naming the declared ones if there is none."""
+    def known_task(self, name: str) -> str:
+        """`name` (a stage's argument) if it is a declared task; one line naming the declared ones if not."""
         if name not in self.tasks:
             raise ParamsError(f"params.yaml: tasks: no task {name!r} (declared: {', '.join(self.tasks)})")
-        return declared({name: self.tasks[name]})[0]
+        return name
+
+    def task(self, name: str) -> Task:
+        """The declaration of task `name`, for the stages that read it (split, pretrain, evaluate)."""
+        return declared({self.known_task(name): self.tasks[name]})[0]
 
     def declared_tasks(self) -> list[Task]:
         return declared(self.tasks)

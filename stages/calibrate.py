@@ -9,7 +9,7 @@ from pipeline.evaluation import labelled_images
 
 def main() -> None:
     config = params.load()
-    task = config.task(sys.argv[1]).name
+    task = config.known_task(sys.argv[1])
     run, model = onnx_model.trained(task)
     dataset = paths.YOLO / task
     images = labelled_images(dataset / "calibration") if (dataset / "calibration").is_dir() else None

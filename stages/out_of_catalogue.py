@@ -12,7 +12,7 @@ from pipeline.calibration import Calibration
 
 def main() -> None:
     config = params.load()
-    task = config.task(sys.argv[1]).name
+    task = config.known_task(sys.argv[1])
     folder = config.out_of_catalogue_dir(task)
     key = f"params.yaml: out_of_catalogue.{task}"
     if not folder.is_dir():

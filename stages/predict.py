@@ -13,7 +13,7 @@ from pipeline.prediction import predict_folder, review_queue
 
 def main() -> None:
     config = params.load()
-    task = config.task(sys.argv[1]).name
+    task = config.known_task(sys.argv[1])
     folder = config.predict.input_dir(task)
     if not folder.is_dir():
         raise io.DataError(f"params.yaml: predict.input.{task}: {folder} is not a folder")

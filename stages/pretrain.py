@@ -8,7 +8,7 @@ from pipeline.pretraining import pretrain
 
 def main() -> None:
     config = params.load()
-    task = config.task(sys.argv[1]).name
+    task = config.known_task(sys.argv[1])
     out = paths.SYNTHETIC_PRETRAIN / task
     settings = config.pretrain_for(task)
     if settings is None:

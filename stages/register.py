@@ -10,7 +10,7 @@ from pipeline.records import SplitReport, TrainRun
 
 def main() -> None:
     config = params.load()
-    task = config.task(sys.argv[1]).name
+    task = config.known_task(sys.argv[1])
     run = TrainRun.of(task)
     metrics = io.read_json(paths.REPORTS / "evaluate" / task / "metrics.json")
     split = SplitReport.of(task)

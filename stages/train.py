@@ -10,7 +10,7 @@ from pipeline.training import train_tracked
 
 def main() -> None:
     config = params.load()
-    task = config.task(sys.argv[1]).name
+    task = config.known_task(sys.argv[1])
     split = SplitReport.of(task)
     members, (val_top1, val_top5), run = train_tracked(task, config, paths.YOLO / task, paths.MODELS / task, split)
     out = paths.REPORTS / "train" / task
