@@ -205,8 +205,8 @@ class ClassWeightedLoss:
 class BackboneTrainer(ClassificationTrainer):
     """Ultralytics' classification trainer, which also builds `BackboneClassifier`s (any other model as usual),
     applies Ultralytics' `cls_pw` class weighting, which its own trainer does for detection only, and trains in
-    channels-last memory layout: EfficientNet's depthwise convolutions run a training step 1.6x faster that way on
-    CPU (`python bench/train_overhead.py`), and tensor cores prefer it on GPU."""
+    channels-last memory layout: EfficientNet's depthwise convolutions run a training step 1.3-1.6x faster that way
+    on CPU (`python bench/channels_last.py`), where Ultralytics' own `channels_last` applies to CUDA only."""
 
     compute_class_weights = DetectionTrainer.compute_class_weights  # inverse frequency to the power cls_pw
 
