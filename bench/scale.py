@@ -25,52 +25,39 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ["pipeline", "stages", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", ".dvc/config",
-           ".dvc/.gitignore", "data/feedback/README.md", "data/custom/README.md"]  # fmt: skip
+from tests.project_repo import make_repo  # noqa: E402  (the copy of the project the integration tests run)
+
 CLASSES = 10
 STAGES = ["download", "catalogue", "scrape", "feedback", "label", "validate", "split@minifigure",
           "pretrain@minifigure", "train@minifigure", "calibrate@minifigure", "evaluate@minifigure",
           "register@minifigure", "predict@minifigure"]  # fmt: skip
-GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
 
 
 def project(root: Path, size: int) -> Path:
     """The project at `root` with the minifigure task alone, rendering `size` pictures, trained as little as it can."""
-    for name in PROJECT:
-        source, target = ROOT / name, root / name
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    for section in (params["tasks"], params["train"], params["pretrain"], params["predict"]["input"]):
-        section.pop("theme", None)
     per_class = size // CLASSES
-    params["synthetic"]["minifigures"] = {
-        "classes": CLASSES, "train_per_class": per_class - per_class // 5, "test_per_class": per_class // 5,
-        "image_size": 64,
+    overrides = {
+        "synthetic": {
+            "minifigures": {"classes": CLASSES, "train_per_class": per_class - per_class // 5,
+                            "test_per_class": per_class // 5, "image_size": 64},
+            "sets": {"count": 16, "image_height": 64},  # the out-of-catalogue check is not measured
+        },
+        "out_of_catalogue": {},
+        "train": {"minifigure": {"epochs": 1, "imgsz": 32, "batch": 64, "overrides": {"fraction": min(1.0, 500 / size)}}},
     }  # fmt: skip
-    params["synthetic"]["sets"] = {"count": 16, "image_height": 64}  # the out-of-catalogue check is not measured
-    params["out_of_catalogue"] = {}
-    train = params["train"]["minifigure"]
-    train.update(epochs=1, imgsz=32, batch=64)
-    train["overrides"] = {**train["overrides"], "fraction": min(1.0, 500 / size)}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"}
-    for command in (["git", "init", "-q"], ["git", "add", "-A"], [*GIT, "commit", "-qm", "bench"]):
-        subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
-    return root
+    return make_repo(root, overrides, environment(root), tasks=["minifigure"])
+
+
+def environment(root: Path) -> dict[str, str]:
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"}
 
 
 def run_stage(root: Path, stage: str) -> tuple[float, int]:
     """Seconds and peak RSS (bytes) of `dvc repro` of this one stage (GNU time: the largest process it waited for)."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"}
-    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", "dvc", "repro", "--single-item", stage], cwd=root, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", "dvc", "repro", "--single-item", stage], cwd=root,
+                          env=environment(root), capture_output=True, text=True)  # fmt: skip
     if done.returncode:
         raise SystemExit(f"{stage} failed at {root}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     seconds, kilobytes = done.stderr.strip().splitlines()[-1].split()

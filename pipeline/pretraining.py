@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline import io, paths
 from pipeline.manifest import class_folder
-from pipeline.params import Params, ParamsError, Pretrain
+from pipeline.params import Params, Pretrain
 from pipeline.providers import synthetic
 from pipeline.themes import label_sets
 from pipeline.training import train
@@ -59,8 +59,7 @@ RENDERERS = {"minifigures": _minifigures, "sets": _sets}  # tasks.<task>.pretrai
 def render_dataset(task: str, settings: Pretrain, params: Params, out: Path) -> Path:
     """The task's synthetic data as `out/{train,val}/<class>/`, drawn by the renderer its declaration names."""
     renderer = params.task(task).pretraining
-    if renderer is None:
-        raise ParamsError(f"params.yaml: tasks.{task}.pretraining: not set, so pretrain.{task} has nothing to render")
+    assert renderer is not None  # a pretrain.<task> section without one is refused when params load
     RENDERERS[renderer](settings, params, out / "raw", out)
     return out
 
