@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -36,6 +37,7 @@ from ultralytics.models.yolo.classify import ClassificationTrainer  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
 from ultralytics.nn.modules import Classify  # noqa: E402
 from ultralytics.nn.tasks import ClassificationModel  # noqa: E402
+from ultralytics.utils import LOGGER  # noqa: E402
 from ultralytics.utils.torch_utils import unwrap_model  # noqa: E402
 
 if TYPE_CHECKING:
@@ -202,11 +204,46 @@ class ClassWeightedLoss:
         return loss, {"loss": loss.detach()}
 
 
+def autocast_agrees(model: nn.Module, images: torch.Tensor, dtype: torch.dtype = torch.float16) -> bool:
+    """Whether `model` gives `images` the same class probabilities (within 0.02, none NaN) in float32 and under
+    autocast to `dtype`: the question Ultralytics' AMP check asks of a YOLO detector, asked of the model itself.
+    Evaluated without gradients and in eval mode (batch-norm statistics untouched), the mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            full = _probabilities(model(images))
+            with torch.autocast(images.device.type, dtype=dtype):
+                mixed = _probabilities(model(images)).float()
+    finally:
+        model.train(was_training)
+    return bool(torch.isfinite(mixed).all() and torch.allclose(full, mixed, atol=0.02))
+
+
+def _probabilities(output: torch.Tensor | tuple) -> torch.Tensor:
+    """Ultralytics' `Classify` in eval mode answers (probabilities, logits)."""
+    return output[0] if isinstance(output, (tuple, list)) else output.softmax(1)
+
+
+def amp_check(model: nn.Module, imgsz: int) -> bool:
+    """Ultralytics' `check_amp` without its download: AMP on CUDA only, and only where `autocast_agrees` on a fixed
+    random batch; Ultralytics' own loads `yolo26n.pt`, which it fetches from GitHub when it is not there."""
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return False
+    images = torch.rand((8, 3, imgsz, imgsz), generator=torch.Generator().manual_seed(0))
+    agrees = autocast_agrees(model, images.to(device).contiguous(memory_format=torch.channels_last))
+    LOGGER.info(f"AMP: {'on' if agrees else 'off'}: this model's float16 and float32 probabilities "
+                f"{'agree' if agrees else 'differ'} on {torch.cuda.get_device_name(device)}")  # fmt: skip
+    return agrees
+
+
 class BackboneTrainer(ClassificationTrainer):
     """Ultralytics' classification trainer, which also builds `BackboneClassifier`s (any other model as usual),
     applies Ultralytics' `cls_pw` class weighting, which its own trainer does for detection only, and trains in
     channels-last memory layout: EfficientNet's depthwise convolutions run a training step 1.3-1.6x faster that way
-    on CPU (`python bench/channels_last.py`), where Ultralytics' own `channels_last` applies to CUDA only."""
+    on CPU (`python bench/channels_last.py`), where Ultralytics' own `channels_last` applies to CUDA only.
+    On CUDA its AMP check is `amp_check`, which downloads nothing."""
 
     compute_class_weights = DetectionTrainer.compute_class_weights  # inverse frequency to the power cls_pw
 
@@ -223,6 +260,17 @@ class BackboneTrainer(ClassificationTrainer):
         weights = getattr(model, "class_weights", None)
         if weights is not None:
             model.criterion = ClassWeightedLoss(weights)  # Ultralytics strips it from checkpoints
+
+    def _setup_train(self) -> None:
+        """Ultralytics' own, with `amp_check` as its `check_amp` for the call (the DDP workers run this class too)."""
+        import ultralytics.engine.trainer as engine
+
+        check_amp = engine.check_amp
+        engine.check_amp = partial(amp_check, imgsz=self.args.imgsz)
+        try:
+            super()._setup_train()
+        finally:
+            engine.check_amp = check_amp
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         model = super().get_model(cfg, weights, verbose) if not is_backbone(cfg) else self._backbone(cfg, weights)

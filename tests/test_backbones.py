@@ -12,6 +12,8 @@ from pipeline.backbones import (
     BackboneClassifier,
     BackboneTrainer,
     ClassWeightedLoss,
+    amp_check,
+    autocast_agrees,
     checkpoint_path,
     imagenet_network,
     load_checkpoint,
@@ -87,7 +89,13 @@ def dataset(tmp_path_factory) -> Path:
     return colour_classes(tmp_path_factory.mktemp("cls"), {"train": 6, "val": 2}, size=48)
 
 
-def test_trained_by_ultralytics_then_loaded_fine_tuned_and_used(dataset, tmp_path):
+def test_trained_by_ultralytics_then_loaded_fine_tuned_and_used(dataset, tmp_path, monkeypatch):
+    import ultralytics.engine.trainer as engine
+
+    def downloading_check(model):
+        raise AssertionError("Ultralytics' check_amp ran: on CUDA it fetches yolo26n.pt")
+
+    monkeypatch.setattr(engine, "check_amp", downloading_check)  # BackboneTrainer puts amp_check in its place
     settings = Train(model=NAME, epochs=1, imgsz=32, batch=6, workers=0, overrides={"freeze": 3})
     first = train(settings, dataset, tmp_path / "first", seed=0)
     checkpoint = torch.load(first.best, weights_only=False)
@@ -103,6 +111,23 @@ def test_trained_by_ultralytics_then_loaded_fine_tuned_and_used(dataset, tmp_pat
     assert model.names == ["class0", "class1", "class2"]
     probs = model.probabilities(sorted((dataset / "val").rglob("*.png")), batch=4)
     assert probs.shape == (6, 3) and torch.allclose(torch.from_numpy(probs).sum(1), torch.ones(6), atol=1e-5)
+
+
+class HalfBroken(torch.nn.Module):
+    """Right in float32, NaN under autocast: what a GPU with broken half precision gives."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = x.flatten(1)[:, :4].float()
+        return logits * torch.nan if torch.is_autocast_enabled(x.device.type) else logits
+
+
+def test_amp_is_checked_on_the_model_itself_and_only_on_cuda():
+    model = BackboneClassifier(NAME, nc=5, verbose=False).train()
+    images = torch.rand((4, 3, 64, 64), generator=torch.Generator().manual_seed(0))
+    assert autocast_agrees(model, images, torch.bfloat16)  # the CPU's autocast type; float16 is CUDA's
+    assert model.training  # its mode is given back
+    assert not autocast_agrees(HalfBroken(), images, torch.bfloat16)
+    assert not amp_check(model, imgsz=64)  # AMP is for CUDA, as in Ultralytics
 
 
 def test_cls_pw_weights_the_classification_loss_by_inverse_frequency(tmp_path):
