@@ -13,6 +13,7 @@ from one split to another: they go to train, never test (see `add_feedback`).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import zlib
 from pathlib import Path
@@ -185,13 +186,32 @@ def target_name(path: str, sha256: str, copy: int = 0) -> str:
     return f"{source.stem}-{sha256[:8]}{suffix}{source.suffix.lower()}"
 
 
+def link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link `target` to `source`'s bytes (True), or copy them where the file system cannot link (False).
+
+    A link to a symbolic link links what it points to (DVC's `symlink` cache). Safe because no stage writes into an
+    existing file: they write a temp file and rename it (`pipeline.io.atomic_path`; Ultralytics restores a corrupt
+    JPEG the same way), and DVC removes a stage's outputs before it runs, so a link is replaced, never written
+    through into `source`, or into DVC's cache behind it."""
+    try:
+        os.link(source, target, follow_symlinks=True)
+    except OSError:  # another file system (EXDEV), no hard links there (EPERM), too many links (EMLINK)
+        shutil.copyfile(source, target)
+        return False
+    return True
+
+
 def materialise(assigned: pd.DataFrame, root: Path, out_dir: Path) -> pd.DataFrame:
-    """Copy images to `out_dir/<split>/<label>/`; returns the split table with each `file` it wrote."""
+    """Lay images out as `out_dir/<split>/<label>/`, hard links to the sources' files where the file system allows
+    (no byte is stored twice: DVC's cache links the same inodes), copies where it does not, said in one line.
+    Returns the split table with each `file` it wrote."""
     reset_dir(out_dir)
-    files = []
+    files, copied = [], 0
     for row in tqdm(assigned.itertuples(), total=len(assigned), desc=f"split {out_dir.name}", unit="img"):
         dest = out_dir / row.split / str(row.label) / target_name(row.path, row.sha256, row.copy)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / row.path, dest)
+        copied += not link_or_copy(root / row.path, dest)
         files.append(dest.relative_to(out_dir).as_posix())
+    if copied:
+        print(f"split: {out_dir}: hard links are not possible there, so {copied} of {len(files)} images were copied")
     return assigned.assign(file=files)[["file", "split", "label", "path", "sha256", "copy"]]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 import yaml
@@ -88,3 +91,22 @@ def make_repo(root: Path, params: dict, env: dict, tasks: list[str] | None = Non
     sh(["git", "add", "-A"], root, env)
     sh([*GIT, "commit", "-qm", "project"], root, env)
     return root
+
+
+def data_bytes(root: Path, suffixes: Collection[str] | None = None) -> int:
+    """Bytes `data/` costs on disk: its files (those with `suffixes`, if given) and the DVC cache objects holding
+    them, each inode once (a copy in the cache counts again, a hard link does not); the cache's other objects
+    (models, reports) are not data."""
+    seen, total = set(), 0
+    for dirpath, _, files in os.walk(root / "data"):
+        for name in files:
+            path = Path(dirpath) / name
+            if suffixes is not None and path.suffix.lower() not in suffixes:
+                continue
+            digest = hashlib.md5(path.read_bytes()).hexdigest()
+            for stored in (path, root / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]):
+                info = stored.stat() if stored.exists() else None
+                if info is not None and (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_size
+    return total

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from PIL import Image
 from pipeline.io import DataError, list_images
 from pipeline.manifest import task_rows
 from pipeline.params import DEFAULT_TASKS, Split, declared
-from pipeline.split import assign, materialise
+from pipeline.split import assign, link_or_copy, materialise
 
 SETTINGS = Split(
     val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, calibration_fraction=0, refit=False
@@ -123,25 +125,46 @@ def test_real_minifigures_keep_kaggle_test_split(shared_data, tmp_path):
     assert assigned["sha256"].is_unique
 
 
-def test_materialise_writes_the_ultralytics_layout(tmp_path):
+def two_colour_sources(root: Path) -> pd.DataFrame:
+    """Five pictures each of two classes under `root/src`, assigned to splits."""
     for label in ("red", "blue"):
         for i in range(5):
-            path = tmp_path / "src" / f"{label}{i}.png"
-            path.parent.mkdir(exist_ok=True)
+            path = root / "src" / f"{label}{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (8, 8), (i * 40, 0, 0) if label == "red" else (0, 0, i * 40)).save(path)
-    manifest = pd.DataFrame({"path": [f"src/{p.name}" for p in sorted((tmp_path / "src").iterdir())]})
+    manifest = pd.DataFrame({"path": [f"src/{p.name}" for p in sorted((root / "src").iterdir())]})
     from pipeline.io import sha256_file
 
-    manifest["sha256"] = [sha256_file(tmp_path / p) for p in manifest["path"]]
+    manifest["sha256"] = [sha256_file(root / p) for p in manifest["path"]]
     manifest["character"] = manifest["path"].str.extract(r"src/([a-z]+)")[0]
     manifest["source"] = "minifigures"
     manifest["split_hint"] = None
-    assigned, _ = assign(task_rows(manifest, TASKS["minifigure"]), SETTINGS, seed=0)
+    return assign(task_rows(manifest, TASKS["minifigure"]), SETTINGS, seed=0)[0]
+
+
+def test_materialise_links_the_ultralytics_layout_to_the_sources(tmp_path, capsys):
+    assigned = two_colour_sources(tmp_path)
     table = materialise(assigned, tmp_path, tmp_path / "yolo")
     assert sorted(p.relative_to(tmp_path / "yolo").parts[:2] for p in list_images(tmp_path / "yolo")) == sorted(
         (s, lab) for s, lab in zip(table["split"], table["label"])
     )
     assert {p.name for p in (tmp_path / "yolo").iterdir()} == {"train", "val", "test"}
+    for row in table.itertuples():  # the same inode: no picture's bytes are stored twice
+        assert (tmp_path / "yolo" / row.file).stat().st_ino == (tmp_path / row.path).stat().st_ino
+    assert "copied" not in capsys.readouterr().out
+
+
+def test_materialise_copies_across_file_systems_and_says_so_in_one_line(tmp_path, capsys):
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to link across")
+    with tempfile.TemporaryDirectory(dir=other) as sources:
+        assigned = two_colour_sources(Path(sources))
+        table = materialise(assigned, Path(sources), tmp_path / "yolo")
+    assert all((tmp_path / "yolo" / f).stat().st_nlink == 1 for f in table["file"])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"split: {tmp_path / 'yolo'}: hard links are not possible there, so {len(table)} of {len(table)} images were copied"
+    )
 
 
 def test_class_names_become_single_safe_folders():
@@ -255,3 +278,17 @@ def test_feedback_filed_under_a_folder_name_keeps_the_source_class_name():
     )
     labelled = task_rows(manifest, TASKS["theme"])
     assert labelled["label"].tolist() == ["Technic-Bionicle", "Bulk Bricks", "Technic-Bionicle"]
+
+
+def test_a_picture_is_hard_linked_where_possible_and_copied_across_file_systems(tmp_path):
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to link across")
+    with tempfile.TemporaryDirectory(dir=other) as elsewhere:
+        source = Path(elsewhere) / "picture.png"
+        source.write_bytes(b"picture")
+        assert link_or_copy(source, tmp_path / "copied.png") is False
+        assert (tmp_path / "copied.png").read_bytes() == b"picture"
+    (tmp_path / "a.png").write_bytes(b"picture")
+    assert link_or_copy(tmp_path / "a.png", tmp_path / "b.png") is True
+    assert (tmp_path / "b.png").stat().st_ino == (tmp_path / "a.png").stat().st_ino
