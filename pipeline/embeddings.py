@@ -50,6 +50,21 @@ def _umap():
     return umap
 
 
+MAP_POINTS = 5_000  # UMAP's time and memory, and a scatter's legibility, end well before 100,000 points
+
+
+def map_sample(wrong: np.ndarray, seed: int, limit: int = MAP_POINTS) -> np.ndarray:
+    """Sorted indices of the points the map shows: all of them up to `limit`; past it every misclassified one
+    (`wrong`, one flag per point) and a seeded uniform draw of the others, which keeps the classes' shares."""
+    wrong = np.asarray(wrong, dtype=bool)
+    if len(wrong) <= limit:
+        return np.arange(len(wrong))
+    missed = np.flatnonzero(wrong)[:limit]
+    others = np.flatnonzero(~wrong)
+    drawn = np.random.default_rng(seed).choice(others, size=limit - len(missed), replace=False)
+    return np.sort(np.concatenate([missed, drawn]))
+
+
 def umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:
     """A seeded 2-D UMAP of the (cosine) embeddings; a small set gets a proportionally small neighbourhood."""
     umap = _umap()
@@ -72,7 +87,8 @@ def load(path: Path) -> dict[str, np.ndarray]:
 def plot_map(
     xy: np.ndarray, labels: Sequence[str], splits: Sequence[str], wrong: np.ndarray, title: str, target: Path
 ) -> None:
-    """Train images as small dots, test images as circles, misclassified test images as black crosses."""
+    """Train images as small dots, test images as circles, misclassified test images (`wrong`, one flag per point)
+    as black crosses."""
     plt = plotting.pyplot()
     label_array, split_array = np.asarray(labels), np.asarray(splits)
     classes = sorted(set(label_array))
@@ -85,8 +101,7 @@ def plot_map(
         ax.scatter(xy[train, 0], xy[train, 1], s=8, color=colour, alpha=0.5, linewidths=0)
         ax.scatter(xy[test, 0], xy[test, 1], s=28, facecolors="none", edgecolors=[colour], linewidths=1.2,
                    label=name if len(classes) <= 20 else None)  # fmt: skip
-    test_index = np.flatnonzero(split_array == "test")
-    missed = test_index[np.asarray(wrong, dtype=bool)]
+    missed = np.flatnonzero(wrong)
     ax.scatter(xy[missed, 0], xy[missed, 1], marker="x", s=60, color="black", linewidths=1.6,
                label=f"misclassified test image ({len(missed)})")  # fmt: skip
     ax.set_xticks([])

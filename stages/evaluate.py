@@ -12,7 +12,8 @@ from pipeline.manifest import class_groups, task_rows
 
 
 def embedding_map(model, dataset, train, test, test_vectors, wrong, config, task: str, out) -> None:
-    """The train and test embeddings (kept for look-ups) and their UMAP picture."""
+    """The train and test embeddings (all kept, for look-ups) and the UMAP picture of them, or of a seeded sample
+    of `embeddings.MAP_POINTS` with every misclassified test image in it."""
     _, train_vectors = model.probabilities_and_embeddings(
         list(train["path"]), config.evaluate.batch, progress=f"embed {task} train"
     )
@@ -21,8 +22,12 @@ def embedding_map(model, dataset, train, test, test_vectors, wrong, config, task
     splits = ["train"] * len(train) + ["test"] * len(test)
     files = [p.relative_to(dataset).as_posix() for p in [*train["path"], *test["path"]]]
     embeddings.save(out / "embeddings.npz", files, labels, splits, vectors)
-    xy = embeddings.umap_2d(vectors, config.seed)
-    embeddings.plot_map(xy, labels, splits, wrong, f"{task}: what the network learned (UMAP of its embeddings)",
+    missed = np.concatenate([np.zeros(len(train), dtype=bool), wrong])
+    shown = embeddings.map_sample(missed, config.seed)
+    sampled = f", {len(shown):,} of {len(vectors):,} pictures" if len(shown) < len(vectors) else ""
+    xy = embeddings.umap_2d(vectors[shown], config.seed)
+    embeddings.plot_map(xy, [labels[i] for i in shown], [splits[i] for i in shown], missed[shown],
+                        f"{task}: what the network learned (UMAP of its embeddings{sampled})",
                         out / "embedding_map.png")  # fmt: skip
 
 

@@ -36,10 +36,21 @@ def test_umap_is_seeded_and_keeps_classes_apart(tmp_path):
     spread = max(np.linalg.norm(xy[i] - centres[lab]) for i, lab in enumerate(labels))
     assert min(np.linalg.norm(centres[a] - centres[b]) for a, b in ("ab", "bc", "ac")) > spread
     splits = ["train"] * 45 + ["test"] * 15
-    wrong = np.zeros(15, dtype=bool)
-    wrong[3] = True
+    wrong = np.zeros(60, dtype=bool)
+    wrong[48] = True
     embeddings.plot_map(xy, labels, splits, wrong, "map", tmp_path / "map.png")
     assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_large_map_shows_a_seeded_sample_with_every_mistake_in_it():
+    wrong = np.zeros(20_000, dtype=bool)
+    wrong[[5, 19_000, 19_999]] = True
+    shown = embeddings.map_sample(wrong, seed=3, limit=1_000)
+    assert len(shown) == len(set(shown)) == 1_000 and np.all(np.diff(shown) > 0)
+    assert {5, 19_000, 19_999} <= set(shown)
+    np.testing.assert_array_equal(embeddings.map_sample(wrong, seed=3, limit=1_000), shown)
+    assert 300 < np.sum(shown < 10_000) < 700  # a uniform draw: both halves about equally
+    np.testing.assert_array_equal(embeddings.map_sample(wrong[:800], seed=3, limit=1_000), np.arange(800))
 
 
 def test_umap_kernels_are_compiled_once_then_loaded_from_numba_cache_by_a_new_process():
