@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.io import IMAGE_SUFFIXES  # noqa: E402
+from pipeline.io import IMAGE_SUFFIXES, list_images  # noqa: E402
 from tests.project_repo import data_bytes, make_repo  # noqa: E402  (the project copy the integration tests run)
 
 CLASSES = 10
@@ -72,7 +72,7 @@ def run_stage(root: Path, *stage: str) -> tuple[float, int]:
 
 def source_bytes(root: Path) -> int:
     """The pictures the data stages brought (`data/raw`): what every later copy would multiply."""
-    return sum(p.stat().st_size for p in (root / "data" / "raw").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sum(p.stat().st_size for p in list_images(root / "data" / "raw"))
 
 
 def measure(size: int, keep: bool) -> dict[str, tuple[float, int]]:

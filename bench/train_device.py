@@ -23,6 +23,7 @@ import pandas as pd  # noqa: E402
 
 from pipeline import params, paths  # noqa: E402
 from pipeline.evaluation import labelled_images, top_k_accuracy  # noqa: E402
+from pipeline.io import list_images  # noqa: E402
 from pipeline.onnx_model import OnnxClassifier  # noqa: E402
 from pipeline.params import SYNTHETIC_PRETRAIN, Train  # noqa: E402
 from pipeline.training import resolve_device, train  # noqa: E402
@@ -74,7 +75,7 @@ def main() -> None:
             if settings.model == SYNTHETIC_PRETRAIN:  # as the stage does: fine-tune pretrain@<task>'s output
                 weights = paths.pretrained_weights(paths.SYNTHETIC_PRETRAIN / task)
                 settings = settings.model_copy(update={"model": str(weights)})
-            images = sum(1 for p in (dataset / "train").rglob("*") if p.is_file())
+            images = len(list_images(dataset / "train"))
             device = device_name(settings)
             per_epoch, wall, val, test = timed(settings, dataset, Path(tmp) / task / "device", config.seed)
             cpu_settings = settings.model_copy(update={"device": "cpu", "epochs": args.cpu_epochs})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.io import IMAGE_SUFFIXES
+from pipeline.io import IMAGE_SUFFIXES, list_images
 from tests.conftest import guarded_environment
 from tests.project_repo import TINY, data_bytes, make_repo, sh
 
@@ -24,10 +24,6 @@ def md5(path: Path) -> str:
 def cache_object(root: Path, path: Path) -> Path:
     digest = md5(path)
     return root / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]
-
-
-def images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def cache_is_intact(root: Path) -> list[str]:
@@ -47,25 +43,25 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_pictures_are_stored_once_however_many_places_show_them(repo):
     root, _ = repo
-    source = sum(p.stat().st_size for p in images(root / "data" / "raw"))
+    source = sum(p.stat().st_size for p in list_images(root / "data" / "raw"))
     stored = data_bytes(root, IMAGE_SUFFIXES)
     assert source > 0 and stored / source <= 1.3, f"data/ and its cache objects: {stored / source:.2f}x the pictures"
-    picture = images(root / "data" / "yolo" / "minifigure" / "train")[0]
+    picture = list_images(root / "data" / "yolo" / "minifigure" / "train")[0]
     raw = root / "data" / "raw" / "minifigures"
-    twin = next(p for p in images(raw) if md5(p) == md5(picture))
+    twin = next(p for p in list_images(raw) if md5(p) == md5(picture))
     assert picture.stat().st_ino == twin.stat().st_ino == cache_object(root, picture).stat().st_ino
 
 
 def test_workspace_pictures_are_read_only_links_into_the_cache(repo):
     root, _ = repo
-    for picture in images(root / "data" / "yolo")[:5] + images(root / "data" / "raw")[:5]:
+    for picture in list_images(root / "data" / "yolo")[:5] + list_images(root / "data" / "raw")[:5]:
         assert not picture.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), picture
         assert picture.stat().st_ino == cache_object(root, picture).stat().st_ino
 
 
 def test_an_edit_after_dvc_unprotect_leaves_the_cache_intact(repo):
     root, env = repo
-    picture = images(root / "data" / "yolo" / "minifigure" / "train")[0]
+    picture = list_images(root / "data" / "yolo" / "minifigure" / "train")[0]
     original, kept = md5(picture), cache_object(root, picture)
     sh(["dvc", "unprotect", "data/yolo/minifigure"], root, env)
     with open(picture, "ab") as handle:  # an edit in place, as an image editor saving over the file would
