@@ -25,8 +25,8 @@ from pipeline import params, paths  # noqa: E402
 from pipeline.evaluation import labelled_images, top_k_accuracy  # noqa: E402
 from pipeline.io import list_images  # noqa: E402
 from pipeline.onnx_model import OnnxClassifier  # noqa: E402
-from pipeline.params import SYNTHETIC_PRETRAIN, Train  # noqa: E402
-from pipeline.training import resolve_device, train  # noqa: E402
+from pipeline.params import Train  # noqa: E402
+from pipeline.training import resolve_device, resolved, train  # noqa: E402
 
 
 def device_name(settings: Train) -> str:
@@ -69,12 +69,9 @@ def main() -> None:
             dataset = paths.YOLO / config.known_task(task)
             if not (dataset / "train").is_dir():
                 sys.exit(f"{dataset}: no split (run `dvc repro split@{task}` first)")
-            settings = config.train_for(task)
+            settings = resolved(config.train_for(task), task)  # as the stage does it
             if args.epochs:
                 settings = settings.model_copy(update={"epochs": args.epochs})
-            if settings.model == SYNTHETIC_PRETRAIN:  # as the stage does: fine-tune pretrain@<task>'s output
-                weights = paths.pretrained_weights(paths.SYNTHETIC_PRETRAIN / task)
-                settings = settings.model_copy(update={"model": str(weights)})
             images = len(list_images(dataset / "train"))
             device = device_name(settings)
             per_epoch, wall, val, test = timed(settings, dataset, Path(tmp) / task / "device", config.seed)

@@ -8,13 +8,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from pipeline import plotting
 from pipeline.io import atomic_path
+
+if TYPE_CHECKING:
+    from pipeline.onnx_model import OnnxClassifier
 
 
 def normalised(vectors: np.ndarray) -> np.ndarray:
@@ -53,16 +59,37 @@ def _umap():
 MAP_POINTS = 5_000  # UMAP's time and memory, and a scatter's legibility, end well before 100,000 points
 
 
-def map_sample(wrong: np.ndarray, seed: int, limit: int = MAP_POINTS) -> np.ndarray:
-    """Sorted indices of the points the map shows: all of them up to `limit`; past it every misclassified one
-    (`wrong`, one flag per point) and a seeded uniform draw of the others, which keeps the classes' shares."""
-    wrong = np.asarray(wrong, dtype=bool)
-    if len(wrong) <= limit:
-        return np.arange(len(wrong))
-    missed = np.flatnonzero(wrong)[:limit]
-    others = np.flatnonzero(~wrong)
-    drawn = np.random.default_rng(seed).choice(others, size=limit - len(missed), replace=False)
-    return np.sort(np.concatenate([missed, drawn]))
+class MapSample:
+    """The points the map shows, chosen while the embeddings stream past, holding at most about 2 x `limit`
+    vectors whatever the number of points: all of them up to `limit`; past it every misclassified one (up to the
+    limit) and a seeded uniform draw of the others, which keeps the classes' shares. `total` points are offered in
+    order, a batch at a time, with their misclassified flags (train points are never misclassified)."""
+
+    def __init__(self, total: int, seed: int, limit: int = MAP_POINTS) -> None:
+        self.total, self.limit = total, limit
+        # the draw, in the order drawn: its first k are a uniform draw of k, whichever of it turn out misclassified
+        order = np.arange(total) if total <= limit else np.random.default_rng(seed).choice(total, limit, replace=False)
+        self.rank = dict(zip(order.tolist(), range(len(order))))
+        self.drawn = np.zeros(total, dtype=bool)
+        self.drawn[order] = True
+        self.kept: dict[int, tuple[np.ndarray, bool]] = {}
+        self.offered = 0
+
+    def offer(self, vectors: np.ndarray, wrong: np.ndarray) -> None:
+        wrong = np.asarray(wrong, dtype=bool)
+        for i in np.flatnonzero(wrong | self.drawn[self.offered : self.offered + len(vectors)]):
+            self.kept[self.offered + int(i)] = (np.array(vectors[i], dtype=np.float32), bool(wrong[i]))
+        self.offered += len(vectors)
+
+    def chosen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`(indices, vectors, wrong)` of the shown points, indices sorted."""
+        if self.offered != self.total:
+            raise ValueError(f"{self.offered} of {self.total} points offered to the map")
+        missed = sorted(i for i, (_, w) in self.kept.items() if w)[: self.limit]
+        others = sorted((i for i, (_, w) in self.kept.items() if not w and i in self.rank), key=self.rank.__getitem__)
+        shown = np.sort(np.asarray(missed + others[: self.limit - len(missed)], dtype=np.int64))
+        vectors = np.stack([self.kept[i][0] for i in shown]) if len(shown) else np.zeros((0, 0), np.float32)
+        return shown, vectors, np.array([self.kept[i][1] for i in shown], dtype=bool)
 
 
 def umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:
@@ -73,10 +100,62 @@ def umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:
     return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))
 
 
+class Writer:
+    """`embeddings.npz` written a batch of vectors at a time (the format `save` writes and `np.load` reads): the
+    rows' path, label and split arrays up front, then the vectors streamed into the archive, so memory holds one
+    batch however many pictures there are. The file appears only once every row is written."""
+
+    def __init__(self, target: Path, paths: Sequence[str], labels: Sequence[str], splits: Sequence[str]) -> None:
+        if not len(paths) == len(labels) == len(splits):
+            raise ValueError(f"{target}: {len(paths)} paths, {len(labels)} labels, {len(splits)} splits")
+        self.target, self.rows, self.written = Path(target), len(paths), 0
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.target))
+        self.archive = self._stack.enter_context(zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True))
+        for name, values in (("path", paths), ("label", labels), ("split", splits)):
+            with self.archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(values, dtype=str), allow_pickle=False)
+        self.vectors: IO[bytes] | None = None
+        self.dim = 0
+
+    def append(self, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype="<f4")
+        if self.vectors is None:
+            self.dim = vectors.shape[1]
+            self.vectors = self._stack.enter_context(self.archive.open("vector.npy", "w", force_zip64=True))
+            header = {"descr": "<f4", "fortran_order": False, "shape": (self.rows, self.dim)}
+            np.lib.format.write_array_header_2_0(self.vectors, header)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim or self.written + len(vectors) > self.rows:
+            raise ValueError(
+                f"{self.target}: {vectors.shape} vectors after {self.written} rows of {self.rows} x {self.dim}"
+            )
+        self.vectors.write(vectors.tobytes())
+        self.written += len(vectors)
+
+    def _finish(self) -> None:
+        if self.written != self.rows:
+            raise ValueError(f"{self.target}: {self.written} of {self.rows} rows written")
+        if self.vectors is None:  # no rows: an empty array, as `np.savez` would write
+            with self.archive.open("vector.npy", "w") as member:
+                np.lib.format.write_array(member, np.zeros((0, 0), np.float32))
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        try:
+            if kind is None:
+                self._finish()
+        except Exception as error:  # the temp file goes, the target stays as it was
+            self._stack.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._stack.__exit__(kind, value, traceback)
+
+
 def save(target: Path, paths: Sequence[str], labels: Sequence[str], splits: Sequence[str], vectors: np.ndarray) -> None:
-    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, path=np.asarray(paths), label=np.asarray(labels), split=np.asarray(splits),
-                            vector=np.asarray(vectors, dtype=np.float32))  # fmt: skip
+    with Writer(target, paths, labels, splits) as writer:
+        if len(vectors):
+            writer.append(vectors)
 
 
 def load(path: Path) -> dict[str, np.ndarray]:
@@ -110,3 +189,31 @@ def plot_map(
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     fig.tight_layout()
     plotting.save(fig, target)
+
+
+def embed_and_map(model: OnnxClassifier, dataset: Path, train: pd.DataFrame, test: pd.DataFrame, y_true: np.ndarray,
+                  batch: int, seed: int, task: str, out: Path, limit: int = MAP_POINTS) -> np.ndarray:  # fmt: skip
+    """The model's probabilities of the `test` images (`(path, label)` rows under `dataset`, `y_true` their class
+    indices), returned; on the way every train and test embedding is streamed into `out/embeddings.npz` and
+    `out/embedding_map.png` drawn of a seeded sample of at most `limit` points with every misclassified test image
+    in it. Memory holds a batch, the sample and the test probabilities, however many images there are."""
+    rows = pd.concat([train.assign(split="train"), test.assign(split="test")], ignore_index=True)
+    files = [p.relative_to(dataset).as_posix() for p in rows["path"]]
+    sample = MapSample(len(rows), seed, limit)
+    probs, done = [], 0
+    with Writer(out / "embeddings.npz", files, list(rows["label"]), list(rows["split"])) as writer:
+        for split, frame in (("train", train), ("test", test)):
+            for p, vectors in model.readable_batches(list(frame["path"]), batch, f"embed {task} {split}"):
+                wrong = np.zeros(len(p), dtype=bool)
+                if split == "test":
+                    wrong = p.argmax(axis=1) != y_true[done : done + len(p)]
+                    probs.append(p)
+                    done += len(p)
+                writer.append(vectors)
+                sample.offer(vectors, wrong)
+    shown, vectors, missed = sample.chosen()
+    sampled = f", {len(shown):,} of {len(rows):,} pictures" if len(shown) < len(rows) else ""
+    title = f"{task}: what the network learned (UMAP of its embeddings{sampled})"
+    labels, splits = rows["label"].to_numpy()[shown], rows["split"].to_numpy()[shown]
+    plot_map(umap_2d(vectors, seed), labels, splits, missed, title, out / "embedding_map.png")
+    return np.concatenate(probs) if probs else np.zeros((0, len(model.names)))

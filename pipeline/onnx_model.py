@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -216,22 +216,48 @@ class OnnxClassifier:
         assert embedding is not None  # __init__ refuses an empty list of models
         return np.mean(probs, axis=0), embedding
 
+    def batches(
+        self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
+    ) -> Iterator[tuple[list[UnreadableImage | None], np.ndarray, np.ndarray]]:
+        """Per batch of `sources`, in order: each source's verdict (`None` or the `UnreadableImage` that says why
+        it was skipped), then the probabilities and embeddings of its readable ones. A caller that streams them
+        holds one batch at a time, whatever the number of sources."""
+        threads = min(4, os.cpu_count() or 1)
+        with tqdm(total=len(sources), desc=progress, unit="img", disable=progress is None) as bar:
+            for items in model_inputs(sources, self.imgsz, batch, threads):
+                good = [x for x in items if not isinstance(x, UnreadableImage)]
+                verdicts = [x if isinstance(x, UnreadableImage) else None for x in items]
+                if good:
+                    yield verdicts, *self.run(np.stack(good))
+                else:
+                    yield verdicts, np.zeros((0, len(self.names))), np.zeros((0, 0), dtype=np.float32)
+                bar.update(len(items))
+
+    def readable_batches(
+        self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """`batches` of sources that must all be readable: `(probabilities, embeddings)` per batch; the first
+        unreadable one is an error naming it."""
+        start = 0
+        for verdicts, probs, vectors in self.batches(sources, batch, progress):
+            for source, verdict in zip(sources[start : start + len(verdicts)], verdicts):
+                if verdict is not None:
+                    name = source if isinstance(source, Path) else "an input image"
+                    raise DataError(f"{name}: {verdict}")
+            start += len(verdicts)
+            yield probs, vectors
+
     def classify(
         self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
     ) -> tuple[np.ndarray, np.ndarray, list[UnreadableImage | None]]:
         """Probabilities and embeddings of every readable source (rows in `sources` order, readable ones only), and
         per source `None` or the `UnreadableImage` that says why it was skipped."""
-        threads = min(4, os.cpu_count() or 1)
         probs, embeddings, verdicts = [], [], []
-        with tqdm(total=len(sources), desc=progress, unit="img", disable=progress is None) as bar:
-            for items in model_inputs(sources, self.imgsz, batch, threads):
-                good = [x for x in items if not isinstance(x, UnreadableImage)]
-                verdicts += [x if isinstance(x, UnreadableImage) else None for x in items]
-                if good:
-                    p, e = self.run(np.stack(good))
-                    probs.append(p)
-                    embeddings.append(e)
-                bar.update(len(items))
+        for batch_verdicts, p, e in self.batches(sources, batch, progress):
+            verdicts += batch_verdicts
+            if len(p):
+                probs.append(p)
+                embeddings.append(e)
         empty = np.zeros((0, len(self.names)))
         return (
             np.concatenate(probs) if probs else empty,
@@ -247,9 +273,7 @@ class OnnxClassifier:
         self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """`probabilities` and the `(len(sources), d)` penultimate-layer embeddings beside them."""
-        probs, embeddings, verdicts = self.classify(sources, batch, progress)
-        for source, verdict in zip(sources, verdicts):
-            if verdict is not None:
-                name = source if isinstance(source, Path) else "an input image"
-                raise DataError(f"{name}: {verdict}")
-        return probs, embeddings
+        pairs = list(self.readable_batches(sources, batch, progress))
+        if not pairs:
+            return np.zeros((0, len(self.names))), np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate([p for p, _ in pairs]), np.concatenate([e for _, e in pairs])

@@ -115,9 +115,16 @@ class LegoClassifier(PythonModel):
         self, sources: Sequence[ImageInput], k: int = 5, batch: int = 32, progress: str | None = None
     ) -> tuple[pd.DataFrame, list[UnreadableImage | None]]:
         """`predict`'s answer for files, encoded bytes or decoded BGR arrays: one row per readable source, and per
-        source `None` or the `UnreadableImage` saying why it has no row."""
-        answers, _, verdicts = self.answer_and_embed(sources, k, batch, progress)
-        return answers, verdicts
+        source `None` or the `UnreadableImage` saying why it has no row. Answered a batch at a time: nothing but the
+        answers is held for a large folder."""
+        frames: list[pd.DataFrame] = []
+        verdicts: list[UnreadableImage | None] = []
+        for batch_verdicts, raw, _ in self.model.batches(sources, batch, progress):
+            verdicts += batch_verdicts
+            if len(raw):
+                frames.append(self._answers(raw, k))
+        empty = [self._answers(np.zeros((0, len(self.names))), k)]
+        return pd.concat(frames or empty, ignore_index=True), verdicts
 
     def answer_and_embed(
         self, sources: Sequence[ImageInput], k: int = 5, batch: int = 32, progress: str | None = None
@@ -125,9 +132,12 @@ class LegoClassifier(PythonModel):
         """`answer`, with the penultimate-layer embedding of each answered source beside it (None for a version
         registered before the ONNX export): what "the most similar training images" are looked up by."""
         raw, embeddings, verdicts = self.model.classify(sources, batch, progress)
+        return self._answers(raw, k), embeddings, verdicts
+
+    def _answers(self, raw: np.ndarray, k: int) -> pd.DataFrame:
         probs = self.calibration.apply(raw)
         ranked = list(top_k(probs, self.names, k))
-        answers = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "label": self.calibration.labels(probs, self.names),
                 "confidence": [r[0][1] for r in ranked],
@@ -136,7 +146,6 @@ class LegoClassifier(PythonModel):
                 "probabilities": [row.astype(float).tolist() for row in probs],
             }
         )
-        return answers, embeddings, verdicts
 
 
 def log_model(

@@ -67,6 +67,15 @@ class Ensemble:
         probs = self.probabilities(images, batch, progress) if images else np.zeros((0, len(self.names)))
         return probs, None, verdicts
 
+    def batches(self, sources: Sequence, batch: int, progress: str | None = None):
+        """`OnnxClassifier.batches`: per batch of sources, their verdicts and the readable ones' probabilities (no
+        embeddings), holding one batch of decoded pictures at a time."""
+        with tqdm(total=len(sources), desc=progress, unit="img", disable=progress is None) as bar:
+            for chunk in chunks(list(sources), batch):
+                probs, _, verdicts = self.classify(chunk, batch)
+                yield verdicts, probs, None
+                bar.update(len(chunk))
+
     def probabilities(self, images: Sequence[ImageLike], batch: int, progress: str | None = None) -> np.ndarray:
         """`(len(images), n_classes)`, in `self.names` order."""
         n = len(self.members)

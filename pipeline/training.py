@@ -189,6 +189,13 @@ def ensemble_scores(members: list[TrainResult], dataset: Path, batch: int) -> tu
     return top_k_accuracy(y_true, probs, 1), top_k_accuracy(y_true, probs, 5)
 
 
+def resolved(settings: Train, task: str) -> Train:
+    """`settings` with `model: synthetic-pretrain` made the file it means: pretrain@<task>'s weights."""
+    if settings.model != SYNTHETIC_PRETRAIN:
+        return settings
+    return settings.model_copy(update={"model": str(paths.pretrained_weights(paths.SYNTHETIC_PRETRAIN / task))})
+
+
 def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, split: SplitReport):
     """`train.ensemble` models (seeds `seed`, `seed + 1`, …) inside one new MLflow run of the task's experiment:
     params, tags, per-epoch metrics and artifacts (in one nested run per member when there are several), and
@@ -201,9 +208,7 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     run_name = tags.get("dvc_exp_name", f"{task}-train")
     experiment_id = tracking.experiment_id(task)
     configured = config.train_for(task)  # logged as the user wrote it
-    settings = configured
-    if settings.model == SYNTHETIC_PRETRAIN:  # fine-tune from pretrain@<task>'s output
-        settings = settings.model_copy(update={"model": str(paths.pretrained_weights(paths.SYNTHETIC_PRETRAIN / task))})
+    settings = resolved(configured, task)
     count = settings.ensemble
 
     def train_logged(member: int) -> TrainResult:
