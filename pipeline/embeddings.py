@@ -73,12 +73,15 @@ class MapSample:
         self.drawn = np.zeros(total, dtype=bool)
         self.drawn[order] = True
         self.kept: dict[int, tuple[np.ndarray, bool]] = {}
-        self.offered = 0
+        self.offered = self.missed = 0
 
     def offer(self, vectors: np.ndarray, wrong: np.ndarray) -> None:
         wrong = np.asarray(wrong, dtype=bool)
-        for i in np.flatnonzero(wrong | self.drawn[self.offered : self.offered + len(vectors)]):
-            self.kept[self.offered + int(i)] = (np.array(vectors[i], dtype=np.float32), bool(wrong[i]))
+        drawn = self.drawn[self.offered : self.offered + len(vectors)]
+        for i in np.flatnonzero(wrong | drawn):
+            if drawn[i] or self.missed < self.limit:  # the map shows the first `limit` mistakes at most
+                self.kept[self.offered + int(i)] = (np.array(vectors[i], dtype=np.float32), bool(wrong[i]))
+                self.missed += bool(wrong[i])
         self.offered += len(vectors)
 
     def chosen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
