@@ -59,14 +59,14 @@ def declared(specs: dict[str, TaskSpec]) -> list[Task]:
 
 
 class SyntheticMinifigures(Strict):
-    classes: Annotated[int, Field(ge=2, le=64)] = 10
+    classes: Annotated[int, Field(ge=2, le=64)] = 6
     train_per_class: Annotated[int, Field(ge=3)] = 16
     test_per_class: Annotated[int, Field(ge=1)] = 6
     image_size: Annotated[int, Field(ge=32, le=1024)] = 160
 
 
 class SyntheticSets(Strict):
-    count: Annotated[int, Field(ge=8)] = 160
+    count: Annotated[int, Field(ge=8)] = 100
     image_height: Annotated[int, Field(ge=32, le=1024)] = 160
 
 
@@ -148,7 +148,7 @@ class Pretrain(Strict):
     Minifigure: `classes` characters with `per_class` training images each (a fifth as many validate); theme:
     `per_class` box-art images per theme group on average (every fifth validates)."""
 
-    classes: Annotated[int, Field(ge=2, le=64)] = 10
+    classes: Annotated[int, Field(ge=2, le=64)] = 6
     per_class: Annotated[int, Field(ge=5)] = 40
     image_size: Annotated[int, Field(ge=32, le=1024)] = 160
     train: Train = Train(model="yolov8n-cls.yaml", epochs=30, imgsz=128, optimizer="auto", lr0=0.01, overrides={})
