@@ -5,9 +5,11 @@ For each size N it copies the project into a temporary git repository, renders N
 stages one at a time (`dvc repro --single-item`): the data stages (download, label, validate, split) and the
 inference ones on the model a tiny training leaves (train on at most 500 pictures, 1 epoch, 32 px; then calibrate,
 evaluate, register, predict over the test split). Per stage it prints seconds, images per second (N over seconds)
-and peak RSS of the stage's processes; per size, once the data stages have run, the bytes the pictures take on disk
+and two peaks of resident memory: the stage's own Python process (`python -m stages.…`) and DVC's (which hashes,
+caches and links the stage's outputs); per size, once the data stages have run, the bytes the pictures take on disk
 (under data/ and in the DVC cache, each inode once, however many links it has) over the bytes of the source pictures. Last line:
-`growth=<max over stages of (s/image at the largest N) / (s/image at the smallest)>` (1.0: cost per image flat).
+`growth=<max over stages of (s/image at the largest N) / (s/image at the smallest)>` (1.0: cost per image flat),
+after the same ratio for the stages' own peak memory (`memory_growth=`).
 Per size it also times a second, whole `dvc repro`, which must find nothing to run.
 
     python bench/scale.py [--sizes 1000 10000 100000] [--keep]
@@ -19,6 +21,7 @@ temporary repositories (their paths are printed) to look at with `dvc status` or
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -52,22 +55,49 @@ def project(root: Path, size: int) -> Path:
     return make_repo(root, overrides, environment(root), tasks=["minifigure"])
 
 
+# Loaded by every Python process the bench starts (PYTHONPATH): at exit each one records its own peak RSS, so that a
+# stage's memory is told apart from DVC's (GNU time's %M would give the larger of the two).
+PROBE = """import atexit, json, os, resource, sys
+def _peak(folder=os.environ.get("BENCH_RSS_DIR")):
+    with open(os.path.join(folder, f"{os.getpid()}.json"), "w") as out:
+        json.dump({"argv": sys.argv, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, out)
+if os.environ.get("BENCH_RSS_DIR"):
+    atexit.register(_peak)
+"""
+
+
 def environment(root: Path) -> dict[str, str]:
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"}
+    probe = root.parent / f"{root.name}-probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "sitecustomize.py").write_text(PROBE)
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(probe), os.environ.get("PYTHONPATH")]))}  # fmt: skip
 
 
-def run_stage(root: Path, *stage: str) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes) of `dvc repro` of this one stage, or of the whole pipeline with no stage named
-    (GNU time: the largest process it waited for)."""
+def peaks(reports: Path) -> tuple[int, int]:
+    """The largest peak RSS (bytes) of the stage's own processes and of DVC's, from the probe's reports."""
+    stage, dvc = 0, 0
+    for report in reports.glob("*.json"):
+        record = json.loads(report.read_text())
+        if any(arg.startswith("stages.") for arg in record["argv"]) or "stages" in Path(record["argv"][0]).parts:
+            stage = max(stage, record["rss"])
+        elif Path(record["argv"][0]).name == "dvc":
+            dvc = max(dvc, record["rss"])
+    return stage, dvc
+
+
+def run_stage(root: Path, *stage: str) -> tuple[float, int, int]:
+    """Seconds of `dvc repro` of this one stage (or of the whole pipeline with no stage named), the stage process's
+    peak RSS and DVC's (bytes)."""
     args = ["--single-item", *stage] if stage else []
-    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", "dvc", "repro", *args], cwd=root,
-                          env=environment(root), capture_output=True, text=True)  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"{stage or 'dvc repro'} failed at {root}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    if not stage and "Running stage" in done.stdout:
-        raise SystemExit(f"a second dvc repro at {root} ran stages again:\n{done.stdout[-2000:]}")
-    seconds, kilobytes = done.stderr.strip().splitlines()[-1].split()
-    return float(seconds), int(kilobytes) * 1024
+    with tempfile.TemporaryDirectory(prefix="bench-rss-") as reports:
+        done = subprocess.run(["/usr/bin/time", "-f", "%e", "dvc", "repro", *args], cwd=root,
+                              env=environment(root) | {"BENCH_RSS_DIR": reports}, capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            raise SystemExit(f"{stage or 'dvc repro'} failed at {root}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        if not stage and "Running stage" in done.stdout:
+            raise SystemExit(f"a second dvc repro at {root} ran stages again:\n{done.stdout[-2000:]}")
+        return float(done.stderr.strip().splitlines()[-1]), *peaks(Path(reports))
 
 
 def source_bytes(root: Path) -> int:
@@ -75,7 +105,7 @@ def source_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in list_images(root / "data" / "raw"))
 
 
-def measure(size: int, keep: bool) -> dict[str, tuple[float, int]]:
+def measure(size: int, keep: bool) -> dict[str, tuple[float, int, int]]:
     root = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
     try:
         project(root, size)
@@ -84,16 +114,17 @@ def measure(size: int, keep: bool) -> dict[str, tuple[float, int]]:
             timings[stage] = run_stage(root, stage)
             if stage == "split@minifigure":  # the data alone: models and reports come after
                 disk = data_bytes(root, IMAGE_SUFFIXES) / source_bytes(root)
-        no_op, _ = run_stage(root)  # everything is up to date: what DVC's checks alone cost
+        no_op, *_ = run_stage(root)  # everything is up to date: what DVC's checks alone cost
         print(
             f"\nN={size}  after split: pictures on disk (data/ and its DVC cache objects) / source bytes = {disk:.2f}"
         )
         print(f"   a second `dvc repro` (nothing to run): {no_op:.1f} s")
-        print(f"{'stage':24s} {'seconds':>8s} {'images/s':>10s} {'peak RSS MB':>12s}")
-        for stage, (seconds, rss) in timings.items():
-            print(f"{stage:24s} {seconds:8.1f} {size / seconds:10.1f} {rss / 2**20:12.0f}")
+        print(f"{'stage':24s} {'seconds':>8s} {'images/s':>10s} {'stage MB':>9s} {'dvc MB':>7s}  (peak RSS)")
+        for stage, (seconds, rss, dvc_rss) in timings.items():
+            print(f"{stage:24s} {seconds:8.1f} {size / seconds:10.1f} {rss / 2**20:9.0f} {dvc_rss / 2**20:7.0f}")
         return timings
     finally:
+        shutil.rmtree(root.parent / f"{root.name}-probe", ignore_errors=True)
         if keep:
             print(f"kept: {root}")
         else:
@@ -110,7 +141,11 @@ def main() -> None:
     small, large = sizes[0], sizes[-1]
     growth = {s: (results[large][s][0] / large) / (results[small][s][0] / small) for s in STAGES}
     worst = max(growth, key=lambda s: growth[s])
-    print(f"\nworst growth of seconds per image from N={small} to N={large}: {worst}")
+    memory = {s: results[large][s][1] / results[small][s][1] for s in STAGES if results[small][s][1]}
+    heaviest = max(memory, key=lambda s: memory[s])
+    print(f"\nworst growth of a stage's own peak memory from N={small} to N={large}: {heaviest}")
+    print(f"memory_growth={memory[heaviest]:.2f}")
+    print(f"worst growth of seconds per image from N={small} to N={large}: {worst}")
     print(f"growth={growth[worst]:.2f}")
 
 
