@@ -14,7 +14,7 @@ Per size it also times a second, whole `dvc repro`, which must find nothing to r
 
     python bench/scale.py [--sizes 1000 10000 100000] [--keep]
 
-Time: about 2 minutes at N = 1,000 and 6 at 10,000 on 2 cores; 100,000 needs an hour or more. `--keep` leaves the
+Time on 2 cores: about a minute at N = 1,000, 7 at 100,000. `--keep` leaves the
 temporary repositories (their paths are printed) to look at with `dvc status` or `du`.
 """
 
