@@ -1,0 +1,51 @@
+"""The stage entry point (`pipeline.cli.run`) in a real process: what a stopped stage leaves in MLflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from pipeline.paths import PROJECT_ROOT
+
+STAGE = textwrap.dedent(
+    """
+    import time
+    import mlflow
+    from pipeline import cli, tracking
+
+    def main():
+        tracking.configure()
+        with mlflow.start_run(run_name="stopped"):
+            print("running", flush=True)
+            time.sleep(60)
+
+    cli.run(main)
+    """
+)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stage_stopped_by_a_signal_ends_its_mlflow_run_failed_not_running(tmp_path, stop):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", STAGE], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+    )  # fmt: skip
+    assert process.stdout.readline().strip() == "running", process.stderr.read()
+    started = time.monotonic()
+    process.send_signal(stop)
+    process.wait(timeout=30)
+    assert time.monotonic() - started < 30
+    assert process.returncode != 0
+
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert [(r.info.run_name, r.info.status) for r in runs] == [("stopped", "FAILED")]
