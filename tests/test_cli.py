@@ -21,6 +21,7 @@ STAGE = textwrap.dedent(
 
     def main():
         tracking.configure()
+        mlflow.set_experiment("stopped")
         with mlflow.start_run(run_name="stopped"):
             print("running", flush=True)
             time.sleep(60)
@@ -33,9 +34,11 @@ STAGE = textwrap.dedent(
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_a_stage_stopped_by_a_signal_ends_its_mlflow_run_failed_not_running(tmp_path, stop):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # this store alone: another test's MLFLOW_EXPERIMENT_ID, say, names no experiment here
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"MLFLOW_TRACKING_URI": uri}
     process = subprocess.Popen(
         [sys.executable, "-c", STAGE], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        env=env,
     )  # fmt: skip
     assert process.stdout.readline().strip() == "running", process.stderr.read()
     started = time.monotonic()
@@ -47,5 +50,5 @@ def test_a_stage_stopped_by_a_signal_ends_its_mlflow_run_failed_not_running(tmp_
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=uri)
-    runs = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("stopped").experiment_id])
     assert [(r.info.run_name, r.info.status) for r in runs] == [("stopped", "FAILED")]
