@@ -148,7 +148,7 @@ class Pretrain(Strict):
     Minifigure: `classes` characters with `per_class` training images each (a fifth as many validate); theme:
     `per_class` box-art images per theme group on average (every fifth validates)."""
 
-    classes: Annotated[int, Field(ge=2, le=64)] = 6
+    classes: Annotated[int, Field(ge=2, le=64)] = 10
     per_class: Annotated[int, Field(ge=5)] = 40
     image_size: Annotated[int, Field(ge=32, le=1024)] = 160
     train: Train = Train(model="yolov8n-cls.yaml", epochs=30, imgsz=128, optimizer="auto", lr0=0.01, overrides={})
