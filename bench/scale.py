@@ -143,6 +143,11 @@ def main() -> None:
     worst = max(growth, key=lambda s: growth[s])
     memory = {s: results[large][s][1] / results[small][s][1] for s in STAGES if results[small][s][1]}
     heaviest = max(memory, key=lambda s: memory[s])
+    if large > small:  # what each process holds per picture: the slope of its peak between the two sizes
+        print(f"\npeak memory per extra picture from N={small} to N={large} (KB): stage's own / DVC's")
+        for stage in sorted(STAGES, key=lambda s: results[small][s][1] - results[large][s][1]):
+            own, dvc = ((results[large][stage][i] - results[small][stage][i]) / (large - small) / 1024 for i in (1, 2))
+            print(f"   {stage:24s} {own:6.2f} {dvc:6.2f}")
     print(f"\nworst growth of a stage's own peak memory from N={small} to N={large}: {heaviest}")
     print(f"memory_growth={memory[heaviest]:.2f}")
     print(f"worst growth of seconds per image from N={small} to N={large}: {worst}")

@@ -8,13 +8,13 @@ import hashlib
 import io
 import math
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
+
+from pipeline.io import thread_map
 
 CHECK_COLUMNS = (
     "decodes",
@@ -69,18 +69,14 @@ def check_images(manifest: pd.DataFrame, root: Path, threads: int = 4) -> pd.Dat
     error text). A missing file gives decodes False, hash_matches False and NaNs.
     """
     root = Path(root)
-    paths = manifest["path"].tolist() if "path" in manifest else [None] * len(manifest)
-    shas = manifest["sha256"].tolist() if "sha256" in manifest else [None] * len(manifest)
-    jobs = list(zip(paths, shas, strict=True))
-    with (
-        ThreadPoolExecutor(max_workers=max(1, threads)) as pool,
-        tqdm(total=len(jobs), desc="check images", unit="img") as bar,
-    ):
-        results = []
-        for res in pool.map(lambda job: _check_one(root, *job), jobs):
-            results.append(res)
-            bar.update(1)
-    found = pd.DataFrame(results, index=manifest.index, columns=list(CHECK_COLUMNS))
+    paths = manifest["path"] if "path" in manifest else [None] * len(manifest)
+    shas = manifest["sha256"] if "sha256" in manifest else [None] * len(manifest)
+    results: dict[str, list] = {column: [] for column in CHECK_COLUMNS}  # a dict per picture would cost a KB
+    jobs = zip(paths, shas, strict=True)
+    for one in thread_map(lambda job: _check_one(root, *job), jobs, "check images", len(manifest), threads):
+        for column, values in results.items():
+            values.append(one[column])
+    found = pd.DataFrame(results, index=manifest.index)
     found["decodes"] = found["decodes"].astype(bool)
     found["hash_matches"] = found["hash_matches"].astype(bool)
     for col in ("actual_width", "actual_height", "actual_bytes"):

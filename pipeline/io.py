@@ -8,12 +8,20 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
+from tqdm import tqdm
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DataError(ValueError):
@@ -100,3 +108,21 @@ def list_images(folder: Path) -> list[Path]:
         for p in Path(folder).rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
+
+
+def thread_map(
+    fn: Callable[[T], R], items: Iterable[T], desc: str, total: int, threads: int = 4, window: int = 1024
+) -> Iterator[R]:
+    """`fn` over `items` on `threads` threads (hashing and decoding release the GIL), results in order, with a
+    progress bar. At most `window` items are in flight: `Executor.map` would hold a future per picture, a
+    few KB each at a hundred thousand pictures."""
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, tqdm(total=total, desc=desc, unit="img") as bar:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+                bar.update(1)
+        while pending:
+            yield pending.popleft().result()
+            bar.update(1)

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
-from pipeline.io import DataError, sha256_file
+from pipeline.io import DataError, sha256_file, thread_map
 from pipeline.params import Task
 
 # What the providers know of an image; each declared task's label (and group) column is added after them.
@@ -58,6 +56,22 @@ def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
     return rows.assign(label=rows[task.label].map(class_folder))
 
 
+def read_task_rows(path: Path, task: Task) -> pd.DataFrame:
+    """`task_rows` of the manifest at `path`, reading only the columns a task's split and groups need (the
+    manifest's other columns are most of its memory at a hundred thousand pictures)."""
+    wanted = dict.fromkeys(c for c in ("path", "sha256", "source", "split_hint", task.label, task.group) if c)
+    try:
+        return task_rows(pd.read_csv(path, usecols=list(wanted)), task)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run the label stage first)") from None
+    except ValueError as exc:
+        if "usecols" not in str(exc).lower():
+            raise
+        present = set(pd.read_csv(path, nrows=0).columns)
+        missing = [c for c in wanted if c not in present]
+        raise DataError(f"{path}: no column {missing[0]!r} for task {task.name} (run the label stage again)") from None
+
+
 def class_groups(rows: pd.DataFrame, task: Task) -> dict[str, str]:
     """`class → group` (e.g. minifigure character → Kaggle universe) where the task has one and it is known."""
     if task.group is None:
@@ -78,10 +92,12 @@ def file_facts(path: Path) -> dict:
 
 
 def with_file_facts(rows: pd.DataFrame, root: Path, desc: str) -> pd.DataFrame:
-    paths = [root / p for p in rows["path"]]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        facts = list(tqdm(pool.map(file_facts, paths), total=len(paths), desc=desc, unit="img"))
-    return pd.concat([rows.reset_index(drop=True), pd.DataFrame(facts)], axis=1)
+    """`rows` with each image's facts as columns (gathered column by column: a dict per picture costs a KB)."""
+    columns: dict[str, list] = {key: [] for key in ("sha256", "bytes", "width", "height", "format", "mode")}
+    for facts in thread_map(file_facts, (root / p for p in rows["path"]), desc, total=len(rows)):
+        for key, values in columns.items():
+            values.append(facts[key])
+    return pd.concat([rows.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
 
 
 def minifigure_rows(layout: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame) -> pd.DataFrame:

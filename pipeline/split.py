@@ -177,7 +177,10 @@ def data_version(assigned: pd.DataFrame) -> str:
     lines = sorted(
         "\t".join(map(str, row)) for row in zip(assigned["split"], assigned["label"], assigned["sha256"], copies)
     )
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for number, line in enumerate(lines):  # fed line by line: the joined text would be a second copy of them all
+        digest.update(f"\n{line}".encode() if number else line.encode())
+    return digest.hexdigest()[:16]
 
 
 def target_name(path: str, sha256: str, copy: int = 0) -> str:

@@ -2,10 +2,8 @@
 
 import sys
 
-import pandas as pd
-
 from pipeline import cli, io, params, paths
-from pipeline.manifest import task_rows
+from pipeline.manifest import read_task_rows
 from pipeline.providers import data_source
 from pipeline.records import SplitReport, split_report_path
 from pipeline.split import assign, materialise
@@ -14,7 +12,7 @@ from pipeline.split import assign, materialise
 def main() -> None:
     config = params.load()
     task = config.task(sys.argv[1])
-    rows = task_rows(pd.read_csv(paths.MANIFEST), task)
+    rows = read_task_rows(paths.MANIFEST, task)
     if rows.empty:
         raise io.DataError(f"{paths.MANIFEST}: no labelled rows for task '{task.name}' (column '{task.label}')")
     assigned, report = assign(rows, config.split, config.seed)

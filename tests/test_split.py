@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from pipeline.io import DataError, list_images
-from pipeline.manifest import task_rows
+from pipeline.manifest import read_task_rows, task_rows
 from pipeline.params import DEFAULT_TASKS, Split, declared
 from pipeline.split import assign, link_or_copy, materialise
 
@@ -175,6 +175,18 @@ def test_class_names_become_single_safe_folders():
     clash = pd.DataFrame({"source": "sets", "theme_group": ["A/B", "A-B"], "path": ["a", "b"]})
     with pytest.raises(DataError, match="same folder name"):
         task_rows(clash, TASKS["theme"])
+
+
+def test_a_task_reads_only_its_columns_of_the_manifest_and_a_missing_one_is_named(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    table = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "sha256": ["1", "2"], "source": "sets", "split_hint": None,
+                          "theme": "Technic", "theme_group": ["Technic/Bionicle", None], "width": 64})  # fmt: skip
+    table.to_csv(manifest, index=False)
+    rows = read_task_rows(manifest, TASKS["theme"])
+    assert rows["path"].tolist() == ["a.jpg"] and rows["label"].tolist() == ["Technic-Bionicle"]
+    assert "width" not in rows and "theme" not in rows
+    with pytest.raises(DataError, match=f"^{manifest}: no column 'character' for task minifigure"):
+        read_task_rows(manifest, TASKS["minifigure"])
 
 
 def test_per_class_validation_minimum():
