@@ -192,6 +192,7 @@ class Params(Strict):
     sources: Sources = Sources()
     synthetic: Synthetic = Synthetic()
     theme_groups: dict[str, list[str]]
+    themes_left_out: list[str] = []  # sub-themes taken out of their root's group (pipeline.themes)
     validate_: Validate = Field(Validate(), alias="validate")
     split: Split = Split()
     # one section per task (`null`: no pretraining), so `pretrain@<task>`/`train@<task>` depend on their own alone

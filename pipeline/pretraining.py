@@ -46,7 +46,9 @@ def _sets(settings: Pretrain, params: Params, raw: Path, out: Path) -> None:
     """Rendered box art labelled with `theme_groups` through the synthetic catalogue; every fifth validates."""
     count = settings.per_class * len(params.theme_groups)
     records = synthetic.render_sets(raw, count=count, image_height=settings.image_size, seed=params.seed)
-    labelled = label_sets(*synthetic.synthetic_catalogue(params.seed), params.theme_groups).set_index("set_num")
+    labelled = label_sets(
+        *synthetic.synthetic_catalogue(params.seed), params.theme_groups, params.themes_left_out
+    ).set_index("set_num")
     groups = [(raw / r["image"], labelled.at[r["set_id"], "theme_group"]) for r in records]
     groups = [(path, class_folder(group)) for path, group in groups if isinstance(group, str)]
     _place([g for i, g in enumerate(groups) if i % 5], out / "train")

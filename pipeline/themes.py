@@ -4,11 +4,13 @@ A `theme_groups` entry names a theme by its path from the root: a root theme (`T
 depth (`Gear > Key Chain`, `Super Heroes Marvel > Constraction`). A set belongs to the group of the deepest level
 of its theme path that an entry names. Entries are paths, not bare names, because Rebrickable reuses sub-theme
 names under other roots (`Duplo > Town`, `Bulk Bricks > Castle`, `Technic > Star Wars`): a bare name matched at
-any level would move those sets into the group of the root theme of the same name.
+any level would move those sets into the group of the root theme of the same name. A sub-theme in
+`themes_left_out` takes its sets out of their root's group (`Creator > Creator Expert`: display models).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,9 +61,10 @@ def theme_key(entry: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in str(entry).split(PATH_SEPARATOR.strip()))
 
 
-def group_lookup(theme_groups: dict[str, list[str]]) -> dict[tuple[str, ...], str]:
-    """`theme path (root first) → group`; a theme listed under two groups (or twice) is an error."""
-    lookup: dict[tuple[str, ...], str] = {}
+def group_lookup(theme_groups: dict[str, list[str]], left_out: Sequence[str] = ()) -> dict[tuple[str, ...], str | None]:
+    """`theme path (root first) → group`, None for a theme `left_out` (a sub-theme taken out of its root's group); a
+    theme listed under two groups (or twice, or also left out) is an error."""
+    lookup: dict[tuple[str, ...], str | None] = {}
     for group, entries in theme_groups.items():
         for entry in entries:
             key = theme_key(entry)
@@ -75,25 +78,35 @@ def group_lookup(theme_groups: dict[str, list[str]]) -> dict[tuple[str, ...], st
                 )
                 raise DataError(f"params.yaml: theme_groups: theme {PATH_SEPARATOR.join(key)!r} is {where}")
             lookup[key] = group
+    for entry in left_out:
+        key = theme_key(entry)
+        if not all(key):
+            raise DataError(f"params.yaml: themes_left_out: {entry!r} is not a theme path (e.g. 'Gear > Key Chain')")
+        if key in lookup:
+            where = "listed twice" if lookup[key] is None else f"also in theme_groups {lookup[key]!r}"
+            raise DataError(f"params.yaml: themes_left_out: theme {PATH_SEPARATOR.join(key)!r} is {where}")
+        lookup[key] = None
     return lookup
 
 
-def deepest_group(chain: list[str] | None, lookup: dict[tuple[str, ...], str]) -> str | None:
-    """The group of the deepest level of `chain` (root first) that `lookup` names, or None."""
+def deepest_group(chain: list[str] | None, lookup: dict[tuple[str, ...], str | None]) -> str | None:
+    """The group of the deepest level of `chain` (root first) that `lookup` names: None if none is, or if that
+    level is left out."""
     if chain is None:
         return None
     for depth in range(len(chain), 0, -1):
-        group = lookup.get(tuple(chain[:depth]))
-        if group is not None:
-            return group
+        if (key := tuple(chain[:depth])) in lookup:
+            return lookup[key]
     return None
 
 
-def label_sets(sets: pd.DataFrame, themes: pd.DataFrame, theme_groups: dict[str, list[str]]) -> pd.DataFrame:
+def label_sets(
+    sets: pd.DataFrame, themes: pd.DataFrame, theme_groups: dict[str, list[str]], left_out: Sequence[str] = ()
+) -> pd.DataFrame:
     """Every catalogue set with `theme_path` (all levels, ' > '-joined), root `theme` and `theme_group`
-    (the deepest level named in `theme_groups`; NaN if none is)."""
+    (the deepest level named in `theme_groups` or `left_out`; NaN if none is, or if that level is left out)."""
     paths = theme_paths(themes)
-    groups = group_lookup(theme_groups)
+    groups = group_lookup(theme_groups, left_out)
     labelled = sets[["set_num", "name", "year", "theme_id"]].copy()
     chains = labelled["theme_id"].map(lambda t: paths.get(int(t)) if pd.notna(t) else None)
     labelled["theme_path"] = chains.map(lambda c: PATH_SEPARATOR.join(c) if c else None)

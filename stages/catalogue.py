@@ -12,7 +12,7 @@ from pipeline.themes import label_sets, write_labelled
 def main() -> None:
     config = params.load()
     sets, themes = fetch_catalogue(config, paths.CATALOGUE)
-    labelled = label_sets(sets, themes, config.theme_groups)
+    labelled = label_sets(sets, themes, config.theme_groups, config.themes_left_out)
     write_labelled(paths.LABELLED_SETS, labelled)
     grouped = int(labelled["theme_group"].notna().sum())
     print(f"catalogue: {len(sets)} sets, {len(themes)} themes, {grouped} sets in a theme group → {paths.CATALOGUE}")

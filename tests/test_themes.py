@@ -180,3 +180,24 @@ def test_the_labelled_sets_read_back_as_the_catalogue_stage_wrote_them(tmp_path)
     assert back["year"].tolist() == [1998, 1977, 2001] and list(back.columns) == list(labelled.columns)
     with pytest.raises(DataError, match="run the catalogue stage first"):
         read_labelled(tmp_path / "absent.csv")
+
+
+def test_a_left_out_sub_theme_leaves_its_roots_group(shared_data):
+    """`themes_left_out` (the project's: Creator Expert, display models) takes a sub-theme out of the group its root
+    gives; Creator's other sub-themes stay Bulk Bricks."""
+    sets, themes = read_catalogue(shared_data / "rebrickable-2021")
+    config = params.load()
+    labelled = label_sets(sets, themes, config.theme_groups, config.themes_left_out).set_index("set_num")
+    assert labelled.at["10214-1", "theme_path"] == "Creator > Creator Expert"  # Tower Bridge
+    assert pd.isna(labelled.at["10214-1", "theme_group"])
+    three_in_one = labelled[labelled["theme_path"] == "Creator > Creator 3-in-1"]
+    assert len(three_in_one) > 50 and (three_in_one["theme_group"] == "Bulk Bricks").all()
+    kept = label_sets(sets, themes, config.theme_groups).set_index("set_num")
+    assert kept.at["10214-1", "theme_group"] == "Bulk Bricks"  # the study's grouping, without the list
+
+
+def test_a_left_out_theme_in_a_group_too_is_a_one_line_error():
+    with pytest.raises(DataError, match=r"themes_left_out: theme 'Creator' is also in theme_groups 'Bulk Bricks'"):
+        group_lookup({"Bulk Bricks": ["Creator"]}, ["Creator"])
+    with pytest.raises(DataError, match="themes_left_out: 'Creator > ' is not a theme path"):
+        group_lookup({"Bulk Bricks": ["Creator"]}, ["Creator > "])
