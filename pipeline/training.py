@@ -131,6 +131,35 @@ def epoch_logger(log_metrics):
     return on_fit_epoch_end
 
 
+def ram_cache(cache: object, dataset: Path, available: int | None = None) -> object:
+    """`cache` as given, but `False` instead of `ram` (or `true`) where the decoded train and val images would take
+    more than half the memory `available` (default: what the machine has free). Ultralytics' classification
+    dataset decodes every image into RAM without checking (its detection datasets check), so a cache that suits a
+    few hundred pictures would run a hundred thousand out of memory; from disk, training reads the same images."""
+    if not (cache is True or str(cache).lower() == "ram"):
+        return cache
+    from PIL import Image
+
+    files = [*list_images(dataset / "train"), *list_images(dataset / "val")]
+    sample = files[:: max(1, len(files) // 32)]
+    sizes = []
+    for path in sample:
+        with Image.open(path) as image:  # the header only: width and height
+            sizes.append(image.width * image.height * 3)  # decoded as 8-bit BGR
+    needed = sum(sizes) / max(1, len(sizes)) * len(files)
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    if needed <= available / 2:
+        return cache
+    print(
+        f"train: {len(files)} images decoded would take about {needed / 2**30:.1f} GB, over half the "
+        f"{available / 2**30:.1f} GB free: read from disk instead of `cache: {cache}` (train.<task>.overrides)"
+    )
+    return False
+
+
 def train(
     settings: Train, dataset: Path, save_dir: Path, seed: int, log_metrics=None, refit: bool = False
 ) -> TrainResult:
@@ -143,8 +172,11 @@ def train(
         raise DataError(f"{dataset}: expected train/ and val/ folders (run the split stage first)")
     from pipeline.backbones import BackboneTrainer
 
+    args = train_args(settings, dataset, save_dir, seed, refit)
+    if "cache" in args:
+        args["cache"] = ram_cache(args["cache"], dataset)
     try:
-        trainer = BackboneTrainer(overrides=train_args(settings, dataset, save_dir, seed, refit))
+        trainer = BackboneTrainer(overrides=args)
     except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
         raise DataError(f"train.<task>.overrides: {str(exc).splitlines()[0]}") from None
     if log_metrics is not None:

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.io import DataError
 from pipeline.params import Train
-from pipeline.training import resolve_device, resolve_model, train
+from pipeline.training import ram_cache, resolve_device, resolve_model, train
 from tests.conftest import colour_classes
 
 TINY = Train(model="yolov8n-cls.yaml", overrides={}, epochs=1, imgsz=32, batch=8, workers=0)  # from scratch: fast
@@ -76,3 +76,14 @@ def test_device_auto_is_cpu_without_cuda():
         expected = list(range(torch.cuda.device_count()))
     assert resolve_device("auto") == expected
     assert resolve_device([0, 1]) == [0, 1]
+
+
+def test_a_ram_cache_is_kept_only_where_the_decoded_images_fit_in_half_the_free_memory(dataset, capsys):
+    decoded = 3 * (8 + 3) * 40 * 40 * 3  # 33 pictures of 40 x 40, 8-bit BGR: 158,400 bytes
+    assert ram_cache("ram", dataset, available=2 * decoded) == "ram"
+    assert ram_cache(True, dataset, available=2 * decoded) is True
+    assert capsys.readouterr().out == ""
+    assert ram_cache("ram", dataset, available=2 * decoded - 1000) is False
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("train: 33 images decoded would take") and "read from disk instead of `cache: ram`" in line
+    assert ram_cache("disk", dataset, available=0) == "disk" and ram_cache(False, dataset, available=0) is False
