@@ -9,7 +9,8 @@ and two peaks of resident memory: the stage's own Python process (`python -m sta
 caches and links the stage's outputs); per size, once the data stages have run, the bytes the pictures take on disk
 (under data/ and in the DVC cache, each inode once, however many links it has) over the bytes of the source pictures. Last line:
 `growth=<max over stages of (s/image at the largest N) / (s/image at the smallest)>` (1.0: cost per image flat),
-after the same ratio for the stages' own peak memory (`memory_growth=`).
+after the same ratio for the stages' own peak memory (`memory_growth=`) and, per stage, the peak memory each process
+takes per extra picture (KB) between the smallest and the largest N.
 Per size it also times a second, whole `dvc repro`, which must find nothing to run.
 
     python bench/scale.py [--sizes 1000 10000 100000] [--keep]
