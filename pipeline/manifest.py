@@ -209,7 +209,7 @@ def set_rows(
         "excluded_not_fetched": int(len(not_fetched)),
         "excluded_not_in_catalogue": int(unknown.sum()),
         "excluded_unmapped_theme": int(unmapped.sum()),
-        "unmapped_root_themes": labelled.loc[unmapped, "theme"].value_counts().to_dict(),
+        "ungrouped_themes": labelled.loc[unmapped, "theme_path"].value_counts().to_dict(),  # root or left-out sub-theme
         "per_group": kept["theme_group"].value_counts().sort_index().to_dict(),
     }
     return with_file_facts(rows, root, "hash set images"), report, excluded

@@ -144,8 +144,11 @@ def ram_cache(cache: object, dataset: Path, available: int | None = None) -> obj
     sample = files[:: max(1, len(files) // 32)]
     sizes = []
     for path in sample:
-        with Image.open(path) as image:  # the header only: width and height
-            sizes.append(image.width * image.height * 3)  # decoded as 8-bit BGR
+        try:
+            with Image.open(path) as image:  # the header only: width and height
+                sizes.append(image.width * image.height * 3)  # decoded as 8-bit BGR
+        except OSError:  # Ultralytics' own scan reports and skips an unreadable image
+            continue
     needed = sum(sizes) / max(1, len(sizes)) * len(files)
     if available is None:
         import psutil

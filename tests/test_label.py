@@ -54,4 +54,4 @@ def test_excluded_sets_are_listed_with_their_reasons(tmp_path):
     assert report["excluded_unmapped_theme"] == counts["theme in no group"] == 1
     assert report["excluded_not_fetched"] == 1
     assert report["sets_logged"] == report["sets_labelled"] + len(listed)
-    assert report["unmapped_root_themes"] == {"Gear": 1} and report["per_group"] == {"Minifig": 1}
+    assert report["ungrouped_themes"] == {"Gear > Game": 1} and report["per_group"] == {"Minifig": 1}
