@@ -183,17 +183,17 @@ def test_the_labelled_sets_read_back_as_the_catalogue_stage_wrote_them(tmp_path)
 
 
 def test_a_left_out_sub_theme_leaves_its_roots_group(shared_data):
-    """`themes_left_out` (the project's: Creator Expert, display models) takes a sub-theme out of the group its root
-    gives; Creator's other sub-themes stay Bulk Bricks."""
+    """`themes_left_out` takes a sub-theme out of the group its root gives (Creator Expert, the display models, out
+    of Bulk Bricks); Creator's other sub-themes stay Bulk Bricks."""
     sets, themes = read_catalogue(shared_data / "rebrickable-2021")
     config = params.load()
-    labelled = label_sets(sets, themes, config.theme_groups, config.themes_left_out).set_index("set_num")
+    labelled = label_sets(sets, themes, config.theme_groups, ["Creator > Creator Expert"]).set_index("set_num")
     assert labelled.at["10214-1", "theme_path"] == "Creator > Creator Expert"  # Tower Bridge
     assert pd.isna(labelled.at["10214-1", "theme_group"])
     three_in_one = labelled[labelled["theme_path"] == "Creator > Creator 3-in-1"]
     assert len(three_in_one) > 50 and (three_in_one["theme_group"] == "Bulk Bricks").all()
-    kept = label_sets(sets, themes, config.theme_groups).set_index("set_num")
-    assert kept.at["10214-1", "theme_group"] == "Bulk Bricks"  # the study's grouping, without the list
+    kept = label_sets(sets, themes, config.theme_groups, config.themes_left_out).set_index("set_num")
+    assert kept.at["10214-1", "theme_group"] == "Bulk Bricks"  # the project's default: the study's grouping
 
 
 def test_a_left_out_theme_in_a_group_too_is_a_one_line_error():
