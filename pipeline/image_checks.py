@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from pipeline.io import thread_map
+from pipeline.io import gather, thread_map
 
 CHECK_COLUMNS = (
     "decodes",
@@ -71,12 +71,9 @@ def check_images(manifest: pd.DataFrame, root: Path, threads: int = 4) -> pd.Dat
     root = Path(root)
     paths = manifest["path"] if "path" in manifest else [None] * len(manifest)
     shas = manifest["sha256"] if "sha256" in manifest else [None] * len(manifest)
-    results: dict[str, list] = {column: [] for column in CHECK_COLUMNS}  # a dict per picture would cost a KB
     jobs = zip(paths, shas, strict=True)
-    for one in thread_map(lambda job: _check_one(root, *job), jobs, "check images", len(manifest), threads):
-        for column, values in results.items():
-            values.append(one[column])
-    found = pd.DataFrame(results, index=manifest.index)
+    checked_one = thread_map(lambda job: _check_one(root, *job), jobs, "check images", len(manifest), threads)
+    found = pd.DataFrame(gather(checked_one, CHECK_COLUMNS), index=manifest.index)
     found["decodes"] = found["decodes"].astype(bool)
     found["hash_matches"] = found["hash_matches"].astype(bool)
     for col in ("actual_width", "actual_height", "actual_bytes"):

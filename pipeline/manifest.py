@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from pipeline.io import DataError, sha256_file, thread_map
+from pipeline.io import DataError, gather, sha256_file, thread_map
 from pipeline.params import Task
 
 # What the providers know of an image; each declared task's label (and group) column is added after them.
@@ -59,17 +59,15 @@ def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
 def read_task_rows(path: Path, task: Task) -> pd.DataFrame:
     """`task_rows` of the manifest at `path`, reading only the columns a task's split and groups need (the
     manifest's other columns are most of its memory at a hundred thousand pictures)."""
-    wanted = dict.fromkeys(c for c in ("path", "sha256", "source", "split_hint", task.label, task.group) if c)
+    wanted = [c for c in dict.fromkeys(("path", "sha256", "source", "split_hint", task.label, task.group)) if c]
     try:
-        return task_rows(pd.read_csv(path, usecols=list(wanted)), task)
+        present = set(pd.read_csv(path, nrows=0).columns)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found (run the label stage first)") from None
-    except ValueError as exc:
-        if "usecols" not in str(exc).lower():
-            raise
-        present = set(pd.read_csv(path, nrows=0).columns)
-        missing = [c for c in wanted if c not in present]
-        raise DataError(f"{path}: no column {missing[0]!r} for task {task.name} (run the label stage again)") from None
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise DataError(f"{path}: no column {missing[0]!r} for task {task.name} (run the label stage again)")
+    return task_rows(pd.read_csv(path, usecols=wanted), task)
 
 
 def class_groups(rows: pd.DataFrame, task: Task) -> dict[str, str]:
@@ -92,11 +90,9 @@ def file_facts(path: Path) -> dict:
 
 
 def with_file_facts(rows: pd.DataFrame, root: Path, desc: str) -> pd.DataFrame:
-    """`rows` with each image's facts as columns (gathered column by column: a dict per picture costs a KB)."""
-    columns: dict[str, list] = {key: [] for key in ("sha256", "bytes", "width", "height", "format", "mode")}
-    for facts in thread_map(file_facts, (root / p for p in rows["path"]), desc, total=len(rows)):
-        for key, values in columns.items():
-            values.append(facts[key])
+    """`rows` with each image's facts as columns."""
+    facts = thread_map(file_facts, (root / p for p in rows["path"]), desc, total=len(rows))
+    columns = gather(facts, ("sha256", "bytes", "width", "height", "format", "mode"))
     return pd.concat([rows.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
 
 

@@ -131,16 +131,15 @@ def epoch_logger(log_metrics):
     return on_fit_epoch_end
 
 
-def ram_cache(cache: object, dataset: Path, available: int | None = None) -> object:
-    """`cache` as given, but `False` instead of `ram` (or `true`) where the decoded train and val images would take
-    more than half the memory `available` (default: what the machine has free). Ultralytics' classification
+def ram_cache(cache: object, files: list[Path], available: int | None = None) -> object:
+    """`cache` as given, but `False` instead of `ram` (or `true`) where the train and val images `files`, decoded,
+    would take more than half the memory `available` (default: what the machine has free). Ultralytics' classification
     dataset decodes every image into RAM without checking (its detection datasets check), so a cache that suits a
     few hundred pictures would run a hundred thousand out of memory; from disk, training reads the same images."""
     if not (cache is True or str(cache).lower() == "ram"):
         return cache
     from PIL import Image
 
-    files = [*list_images(dataset / "train"), *list_images(dataset / "val")]
     sample = files[:: max(1, len(files) // 32)]
     sizes = []
     for path in sample:
@@ -175,9 +174,10 @@ def train(
         raise DataError(f"{dataset}: expected train/ and val/ folders (run the split stage first)")
     from pipeline.backbones import BackboneTrainer
 
+    train_files = list_images(dataset / "train")
     args = train_args(settings, dataset, save_dir, seed, refit)
     if "cache" in args:
-        args["cache"] = ram_cache(args["cache"], dataset)
+        args["cache"] = ram_cache(args["cache"], [*train_files, *list_images(dataset / "val")])
     try:
         trainer = BackboneTrainer(overrides=args)
     except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
@@ -198,7 +198,7 @@ def train(
         weights=weights,
         onnx=export(weights, weights.with_suffix(".onnx")),
         results_csv=Path(trainer.csv),
-        train_images=len(list_images(dataset / "train")),
+        train_images=len(train_files),
         epochs_run=len(Path(trainer.csv).read_text().splitlines()) - 1,  # one results.csv row per epoch
         val_top1=float(metrics.get("metrics/accuracy_top1", float("nan"))),
         val_top5=float(metrics.get("metrics/accuracy_top5", float("nan"))),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.io import DataError
+from pipeline.io import DataError, list_images
 from pipeline.params import Train
 from pipeline.training import ram_cache, resolve_device, resolve_model, train
 from tests.conftest import colour_classes
@@ -79,11 +79,12 @@ def test_device_auto_is_cpu_without_cuda():
 
 
 def test_a_ram_cache_is_kept_only_where_the_decoded_images_fit_in_half_the_free_memory(dataset, capsys):
+    files = [*list_images(dataset / "train"), *list_images(dataset / "val")]
     decoded = 3 * (8 + 3) * 40 * 40 * 3  # 33 pictures of 40 x 40, 8-bit BGR: 158,400 bytes
-    assert ram_cache("ram", dataset, available=2 * decoded) == "ram"
-    assert ram_cache(True, dataset, available=2 * decoded) is True
+    assert ram_cache("ram", files, available=2 * decoded) == "ram"
+    assert ram_cache(True, files, available=2 * decoded) is True
     assert capsys.readouterr().out == ""
-    assert ram_cache("ram", dataset, available=2 * decoded - 1000) is False
+    assert ram_cache("ram", files, available=2 * decoded - 1000) is False
     line = capsys.readouterr().out.strip()
     assert line.startswith("train: 33 images decoded would take") and "read from disk instead of `cache: ram`" in line
-    assert ram_cache("disk", dataset, available=0) == "disk" and ram_cache(False, dataset, available=0) is False
+    assert ram_cache("disk", files, available=0) == "disk" and ram_cache(False, files, available=0) is False
