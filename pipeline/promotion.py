@@ -16,7 +16,7 @@ import pandas as pd
 import mlflow
 from pipeline.evaluation import top_k_accuracy
 from pipeline.io import DataError
-from pipeline.registry import ALIAS, champion_version, model_metadata, model_name
+from pipeline.registry import ALIAS, champion_version, load_classifier, model_metadata, model_name
 
 
 def rescorer(test: pd.DataFrame, batch: int):
@@ -25,7 +25,7 @@ def rescorer(test: pd.DataFrame, batch: int):
     def rescore(model_uri: str) -> float:
         name, version = model_uri.removeprefix("models:/").split("/")
         source = mlflow.MlflowClient().get_model_version_download_uri(name, version)  # see `registered_source`
-        champion = mlflow.pyfunc.load_model(source).unwrap_python_model()
+        champion = load_classifier(source)
         probs = champion.model.probabilities(list(test["path"]), batch, progress="re-score champion")
         return top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
 

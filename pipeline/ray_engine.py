@@ -23,9 +23,9 @@ class _Answerer:
     """One Ray actor: the champion, loaded once, answering batches of file paths."""
 
     def __init__(self, source: str, top_k: int, batch: int) -> None:
-        import mlflow
+        from pipeline.registry import load_classifier
 
-        self.model = mlflow.pyfunc.load_model(source).unwrap_python_model()
+        self.model = load_classifier(source)
         self.top_k, self.batch = top_k, batch
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, list]:

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -240,3 +243,22 @@ def registered_source(task: str, version: str | None = None) -> tuple[str, str]:
         wanted = f"'{ALIAS}' version" if version is None else f"version {version}"
         raise DataError(f"{name}: no {wanted} in {mlflow.get_tracking_uri()} (run dvc repro)") from None
     return str(found.version), client.get_model_version_download_uri(name, found.version)
+
+
+@contextlib.contextmanager
+def local_copy(source: str) -> Iterator[str]:
+    """`source` (a `registered_source`) as a local folder while the block runs: itself where the store is on this
+    disk, else a download into a temporary folder removed afterwards. MLflow's own download folder is never
+    removed: a model's size left in /tmp at each load from a tracking server or object store."""
+    if urlparse(source).scheme in ("", "file"):
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="lego-model-") as tmp:
+        yield mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp)
+
+
+def load_classifier(source: str) -> LegoClassifier:
+    """The classifier registered at `source`, in memory (its ONNX sessions and calibration are read when loaded, so
+    a downloaded copy is not needed afterwards)."""
+    with local_copy(source) as local:
+        return mlflow.pyfunc.load_model(local).unwrap_python_model()

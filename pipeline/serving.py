@@ -1,13 +1,15 @@
 """`make serve`: a task's champion as a REST API, `mlflow models serve` on 127.0.0.1.
 
 It serves the champion's own artifact folder (`registry.registered_source`), so serving writes nothing into the
-store and a read-only one serves too.
+store and a read-only one serves too; a champion on a tracking server is served from a temporary copy, removed
+when the server stops (Ctrl-C or SIGTERM, passed on to it).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import signal
+import subprocess
 import sys
 
 from pipeline import cli, registry, tracking
@@ -26,8 +28,13 @@ def main(argv: list[str] | None = None) -> None:
         f"serving {registry.model_name(args.task)} v{version} ({registry.ALIAS}) on http://{args.host}:{args.port}/invocations"
     )
     sys.stdout.flush()
-    os.execv(mlflow_cli, [mlflow_cli, "models", "serve", "-m", source, "--env-manager", "local",
-                          "--host", args.host, "--port", str(args.port)])  # fmt: skip
+    with registry.local_copy(source) as local:
+        server = subprocess.Popen([mlflow_cli, "models", "serve", "-m", local, "--env-manager", "local",
+                                   "--host", args.host, "--port", str(args.port)])  # fmt: skip
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop, lambda signum, _frame: server.send_signal(signum))
+        code = server.wait()
+    sys.exit(128 - code if code < 0 else code)  # killed by signal N: the shell's 128 + N
 
 
 if __name__ == "__main__":

@@ -18,16 +18,15 @@ def main() -> None:
     if not folder.is_dir():
         raise io.DataError(f"params.yaml: predict.input.{task}: {folder} is not a folder")
     tracking.configure()
-    import mlflow
-
     version, source = registry.registered_source(task)
     uri = f"models:/{registry.model_name(task)}@{registry.ALIAS} (v{version})"
+    classifier: object
     if config.predict.engine == "ray":
         from pipeline.ray_engine import RayClassifier
 
         classifier = RayClassifier(source)
     else:
-        classifier = mlflow.pyfunc.load_model(source).unwrap_python_model()
+        classifier = registry.load_classifier(source)
     try:
         result = predict_folder(classifier, folder, config.predict.batch, config.predict.top_k, f"predict {task}")
     except io.DataError as exc:

@@ -34,7 +34,16 @@ RECIPES = [0.002, 0.003, 0.0003, 0.01]  # train.minifigure.lr0 of the four queue
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict:
-    return guarded_environment(tmp_path_factory.mktemp("guard") / "network-attempts.log")
+    """Each process's temporary files go to a folder of the module's own, so that copies left behind show."""
+    env = guarded_environment(tmp_path_factory.mktemp("guard") / "network-attempts.log")
+    env["TMPDIR"] = str(tmp_path_factory.mktemp("scratch"))
+    return env
+
+
+def models_left_behind(env: dict) -> list[Path]:
+    """Model copies in the processes' temporary folder: a champion downloaded from the server and not removed
+    (MLflow's own download folder stays, a model's size in /tmp at each load)."""
+    return [path.parent for path in Path(env["TMPDIR"]).rglob("MLmodel")]
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +156,10 @@ def test_a_taken_port_is_one_clear_line(stack, env, tmp_path):
     )
 
 
-def test_the_pipeline_runs_on_the_server_with_models_in_the_bucket(stack, first):
+def test_the_pipeline_runs_on_the_server_with_models_in_the_bucket(env, stack, first):
     assert "register@minifigure: lego-minifigure v1; champion v1" in first["run"]
+    assert "predict@minifigure:" in first["run"]
+    assert models_left_behind(env) == []  # predict loaded the champion from the bucket and removed its copy
     assert not (first["repo"] / "mlflow").exists()  # nothing went to the local SQLite store
     version = champion(stack)
     source = client(stack).get_model_version_download_uri("lego-minifigure", version.version)
@@ -214,6 +225,7 @@ def test_a_teammate_serves_the_shared_champion_without_training(env, stack, seco
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"][0]["top_k_labels"]
     assert len(versions(stack)) == before and not (second / "mlflow").exists()
+    assert process.returncode == 128 + signal.SIGTERM and models_left_behind(env) == []
 
 
 APP_CHECK = """
@@ -239,6 +251,7 @@ def test_a_teammates_upload_page_answers_with_the_shared_champion(env, stack, se
     assert shown["label"] and len(shown["similar"]) == 3
     assert all(Path(path).is_file() and Path(path).is_relative_to(second) for path in shown["similar"])
     assert shown["url"].startswith(f"{stack.tracking_uri}/#/experiments/")
+    assert models_left_behind(env) == []
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,7 @@ def load(task: str, version: str, dataset: Path | None = None) -> Champion:
     import mlflow
 
     version, source = registry.registered_source(task, version)
-    classifier = mlflow.pyfunc.load_model(source).unwrap_python_model()
+    classifier = registry.load_classifier(source)
     client = mlflow.MlflowClient()
     found = client.get_model_version(registry.model_name(task), version)
     if found.run_id is None:
