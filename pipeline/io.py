@@ -136,3 +136,18 @@ def gather(records: Iterable[dict], columns: Sequence[str]) -> dict[str, list]:
         for column, values in gathered.items():
             values.append(record[column])
     return gathered
+
+
+def link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link `target` to `source`'s bytes (True), or copy them where the file system cannot link (False).
+
+    A link to a symbolic link links what it points to (DVC's `symlink` cache). Safe because no stage writes into an
+    existing file: they write a temp file and rename it (`pipeline.io.atomic_path`; Ultralytics restores a corrupt
+    JPEG the same way), and DVC removes a stage's outputs before it runs, so a link is replaced, never written
+    through into `source`, or into DVC's cache behind it."""
+    try:
+        os.link(source, target, follow_symlinks=True)
+    except OSError:  # another file system (EXDEV), no hard links there (EPERM), too many links (EMLINK)
+        shutil.copyfile(source, target)
+        return False
+    return True

@@ -155,10 +155,19 @@ class Pretrain(Strict):
 
 
 class Calibrate(Strict):
-    """The temperature and the "unknown" threshold, fitted on the calibration split (pipeline/calibration.py)."""
+    """The temperature and the "unknown" threshold (pipeline/calibration.py), fitted on the calibration split, or
+    with `folds` ≥ 2 on out-of-fold predictions of the training pictures (pipeline/out_of_fold.py)."""
 
     in_distribution_recall: Annotated[float, Field(gt=0, le=1)] = 0.95  # share of known-class images answered
     batch: Annotated[int, Field(ge=1)] = 32
+    folds: Annotated[int, Field(ge=0)] = 0  # 0: the calibration split; K ≥ 2: K models trained on the other folds
+
+    @field_validator("folds")
+    @classmethod
+    def _no_single_fold(cls, folds: int) -> int:
+        if folds == 1:
+            raise ValueError("1 fold holds nothing out: 0 (the calibration split) or at least 2")
+        return folds
 
 
 class Evaluate(Strict):
@@ -247,6 +256,15 @@ class Params(Strict):
         if stray:
             raise ValueError(
                 f"out_of_catalogue: {stray} not in tasks {list(self.tasks)} (remove them; {{}} checks none)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _out_of_fold_needs_no_calibration_split(self) -> Params:
+        if self.calibrate.folds and self.split.calibration_fraction:
+            raise ValueError(
+                f"calibrate.folds {self.calibrate.folds} fits on out-of-fold predictions: set "
+                "split.calibration_fraction to 0, or its pictures are kept out of training for nothing"
             )
         return self
 

@@ -13,8 +13,6 @@ from one split to another: they go to train, never test (see `add_feedback`).
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import zlib
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.io import DataError, reset_dir
+from pipeline.io import DataError, link_or_copy, reset_dir
 from pipeline.manifest import FEEDBACK
 from pipeline.params import Split
 
@@ -187,21 +185,6 @@ def target_name(path: str, sha256: str, copy: int = 0) -> str:
     source = Path(path)
     suffix = f"-copy{copy}" if copy else ""
     return f"{source.stem}-{sha256[:8]}{suffix}{source.suffix.lower()}"
-
-
-def link_or_copy(source: Path, target: Path) -> bool:
-    """Hard-link `target` to `source`'s bytes (True), or copy them where the file system cannot link (False).
-
-    A link to a symbolic link links what it points to (DVC's `symlink` cache). Safe because no stage writes into an
-    existing file: they write a temp file and rename it (`pipeline.io.atomic_path`; Ultralytics restores a corrupt
-    JPEG the same way), and DVC removes a stage's outputs before it runs, so a link is replaced, never written
-    through into `source`, or into DVC's cache behind it."""
-    try:
-        os.link(source, target, follow_symlinks=True)
-    except OSError:  # another file system (EXDEV), no hard links there (EPERM), too many links (EMLINK)
-        shutil.copyfile(source, target)
-        return False
-    return True
 
 
 def materialise(assigned: pd.DataFrame, root: Path, out_dir: Path) -> pd.DataFrame:

@@ -187,6 +187,13 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         params.load(tmp_path / "absent.yaml")
 
 
+def test_out_of_fold_calibration_needs_the_calibration_split_off_and_two_folds(tmp_path):
+    message = error(tmp_path, lambda p: (p["calibrate"].update(folds=2), p["split"].update(calibration_fraction=0.1)))
+    assert "calibrate.folds 2 fits on out-of-fold predictions: set split.calibration_fraction to 0" in message
+    message = error(tmp_path, lambda p: (p["calibrate"].update(folds=1), p["split"].update(calibration_fraction=0)))
+    assert "1 fold holds nothing out" in message
+
+
 def test_a_test_fold_outside_the_folds_is_named(tmp_path):
     message = error(tmp_path, lambda p: p["split"].update(folds=5, test_fold=5))
     assert "split" in message and "test_fold 5 is not one of the 5 folds (0 to 4)" in message

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline.io import DataError, list_images
+from pipeline.io import DataError, link_or_copy, list_images
 from pipeline.manifest import read_task_rows, task_rows
 from pipeline.params import DEFAULT_TASKS, Split, declared
-from pipeline.split import assign, link_or_copy, materialise
+from pipeline.split import assign, materialise
 
 SETTINGS = Split(
     val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, calibration_fraction=0, refit=False
