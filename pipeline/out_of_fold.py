@@ -80,6 +80,8 @@ def predictions(dataset: Path, settings: Train, folds: int, seed: int, batch: in
 
     rows = train_rows(dataset)
     fold = assign_folds(rows, folds, seed)
+    # Ultralytics' per-epoch validation would score the held-out fold 40 times for nothing: the last epoch is kept
+    settings = settings.model_copy(update={"overrides": {**settings.overrides, "val": False}})
     names = sorted(rows["label"].unique())
     probs, y_true = [], []
     # beside the dataset, so that its files are hard-linked, not copied; removed afterwards whatever happens

@@ -409,3 +409,22 @@ def test_a_task_declared_in_params_yaml_alone_is_trained_evaluated_and_registere
     assert decision["champion"] == str(champion.version) and champion.tags["data_source"] == "custom:custom"
     assert len(pd.read_csv(repo / "data" / "predictions" / "bricks.csv")) == split["images"]["test"]
     assert "Running stage 'train@bricks'" not in runs["exp"]  # its own train section did not change
+
+
+def test_out_of_fold_calibration_trains_on_every_picture_and_answers_each_once(repo, runs, env):
+    """`-S calibrate.folds=2 -S split.calibration_fraction=0`: no calibration split, and calibrate@<task> fits on
+    two fold models' answers to the pictures they did not train on: each training picture once. (Last in this
+    module: it leaves the workspace at this experiment.)"""
+    done = sh(
+        ["dvc", "exp", "run", "-S", "calibrate.folds=2", "-S", "split.calibration_fraction=0", "calibrate@minifigure"],
+        repo, env[0],
+    )  # fmt: skip
+    table = pd.read_csv(repo / "data" / "yolo" / "minifigure" / "split.csv")
+    assert "calibration" not in set(table["split"])
+    pictures = table[table["split"] == "train"]["sha256"].nunique()
+    fitted = json.loads((repo / "reports" / "calibrate" / "minifigure.json").read_text())
+    assert fitted["images"] == pictures and fitted["held_out"] is True
+    assert f"out-of-fold predictions of {pictures} training images (2 folds)" in done.stdout
+    assert not [p.name for p in (repo / "data" / "yolo").iterdir() if p.name.startswith(".")]  # fold folders gone
+    run_id = json.loads((repo / "reports" / "train" / "minifigure" / "run.json").read_text())["run_id"]
+    assert 0 <= client(repo).get_run(run_id).data.metrics["calibration/out_of_fold_top1"] <= 1
