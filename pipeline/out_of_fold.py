@@ -96,7 +96,7 @@ def predictions(dataset: Path, settings: Train, folds: int, seed: int, batch: in
             model = OnnxClassifier([member.onnx for member in members])
             if model.names != names:
                 raise DataError(f"{dataset}: fold {k}'s model has classes {model.names}, not the dataset's {names}")
-            files = [fold_data / "val" / str(label) / Path(file).name for file, label in zip(held_out["file"], held_out["label"])]  # fmt: skip
+            files = [fold_data / "val" / Path(file).relative_to("train") for file in held_out["file"]]
             probs.append(model.probabilities(files, batch, progress=f"out-of-fold {k + 1}/{folds}"))
             y_true.append(held_out["label"].map(names.index).to_numpy())
     return OutOfFold(np.concatenate(probs), np.concatenate(y_true), names, folds)
