@@ -143,7 +143,7 @@ def track(task: str, folds: int, overrides: list[str], metrics: dict, out: Path,
     tracking.configure()
     import mlflow
 
-    with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=f"crossval-{folds}-folds") as run:
+    with tracking.start_run(task, f"crossval-{folds}-folds") as run:
         mlflow.set_tags({"task": task, "crossval": "pooled", "crossval.fold_runs": ",".join(fold_runs)})
         mlflow.log_params({"folds": folds, "overrides": " ".join(overrides) or "(none)"})
         mlflow.log_metrics({f"crossval/{k}": float(v) for k, v in metrics.items() if not isinstance(v, dict)})

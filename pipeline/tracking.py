@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,6 +53,7 @@ def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = 
     import mlflow
 
     with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags(process_tags())
         mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
         if folder is not None:
             mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
@@ -77,6 +79,52 @@ def experiment_id(task: str) -> str:
         if found is None:
             raise
         return found.experiment_id
+
+
+def process_tags() -> dict[str, str]:
+    """Which process writes a run: how a later stage tells a run left RUNNING by a killed process from a live one."""
+    return {"pipeline.host": socket.gethostname(), "pipeline.pid": str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def end_orphaned_runs(experiment: str) -> list[str]:
+    """SIGKILL (the out-of-memory killer, `kill -9`, a machine gone) ends no MLflow run, which would then show RUNNING
+    for ever. This machine's runs still RUNNING whose process is gone are marked KILLED; returns their ids. Runs of
+    other machines (a shared tracking server) are left to theirs."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    running = client.search_runs(
+        [experiment],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`pipeline.host` = '{socket.gethostname()}'",
+        max_results=1000,
+    )
+    ended = []
+    for run in running:
+        pid = run.data.tags.get("pipeline.pid", "")
+        if pid.isdigit() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, "KILLED")
+            ended.append(run.info.run_id)
+    return ended
+
+
+def start_run(task: str, run_name: str, nested: bool = False):
+    """A new run in the task's experiment, tagged with its process; this machine's orphaned runs are ended first."""
+    import mlflow
+
+    experiment = experiment_id(task)
+    for run_id in end_orphaned_runs(experiment):
+        print(f"MLflow run {run_id} was left RUNNING by a process that is gone (killed): marked KILLED")
+    return mlflow.start_run(experiment_id=experiment, run_name=run_name, nested=nested, tags=process_tags())
 
 
 def _git(*args: str) -> str | None:

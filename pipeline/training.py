@@ -241,7 +241,6 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     tracking.configure()
     tags = tracking.run_tags(task, split.data_version)
     run_name = tags.get("dvc_exp_name", f"{task}-train")
-    experiment_id = tracking.experiment_id(task)
     configured = config.train_for(task)  # logged as the user wrote it
     settings = resolved(configured, task)
     count = settings.ensemble
@@ -254,7 +253,7 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
                 mlflow.log_artifact(str(result.save_dir / name), artifact_path="train")
         return result
 
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    with tracking.start_run(task, run_name) as run:
         mlflow.set_tags(tags)
         mlflow.log_params(
             tracking.flatten(
@@ -267,7 +266,7 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
             if count == 1:
                 members.append(train_logged(member))
                 continue
-            with mlflow.start_run(experiment_id=experiment_id, run_name=f"{run_name}-member{member}", nested=True):
+            with tracking.start_run(task, f"{run_name}-member{member}", nested=True):
                 mlflow.set_tags(tags)
                 mlflow.log_params({"member": member, "seed": config.seed + member})
                 members.append(train_logged(member))

@@ -18,7 +18,7 @@ def main() -> None:
     tracking.configure()
     import mlflow
 
-    with mlflow.start_run(experiment_id=tracking.experiment_id(task), run_name=f"{task}-synthetic-pretrain") as run:
+    with tracking.start_run(task, f"{task}-synthetic-pretrain") as run:
         mlflow.set_tags({**tracking.run_tags(task, "synthetic"), "stage": "pretrain"})
         mlflow.log_params(tracking.flatten({"pretrain": settings.model_dump()}))
         record = pretrain(task, config, out, mlflow.log_metrics)

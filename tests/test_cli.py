@@ -52,3 +52,55 @@ def test_a_stage_stopped_by_a_signal_ends_its_mlflow_run_failed_not_running(tmp_
     client = mlflow.MlflowClient(tracking_uri=uri)
     runs = client.search_runs([client.get_experiment_by_name("stopped").experiment_id])
     assert [(r.info.run_name, r.info.status) for r in runs] == [("stopped", "FAILED")]
+
+
+ORPHAN_STAGE = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pipeline import cli, tracking
+
+    def main():
+        tracking.configure()
+        with tracking.start_run("orphans", sys.argv[1]):
+            print("running", flush=True)
+            time.sleep(float(sys.argv[2]))
+
+    cli.run(main)
+    """
+)
+
+
+def test_a_run_left_running_by_a_killed_stage_is_marked_killed_by_the_next_run(tmp_path):
+    """SIGKILL (the out-of-memory killer) lets no handler end the run: the next run of this machine ends it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"MLFLOW_TRACKING_URI": uri}
+
+    def stage(name: str, seconds: float) -> tuple[subprocess.Popen, list[str]]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", ORPHAN_STAGE, name, str(seconds)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        printed = []
+        while (line := process.stdout.readline().strip()) != "running":
+            assert line, process.stderr.read()
+            printed.append(line)
+        return process, printed
+
+    (killed, _), (alive, _) = stage("killed", 60), stage("alive", 60)
+    killed.kill()
+    killed.wait(timeout=30)
+    following, printed = stage("following", 0)
+    _, err = following.communicate(timeout=60)
+    assert following.returncode == 0, err
+
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("lego-orphans").experiment_id
+    statuses = {r.info.run_name: r.info.status for r in client.search_runs([experiment])}
+    alive.terminate()
+    alive.wait(timeout=30)
+    assert statuses == {"killed": "KILLED", "alive": "RUNNING", "following": "FINISHED"}
+    killed_id = next(r.info.run_id for r in client.search_runs([experiment]) if r.info.run_name == "killed")
+    assert printed == [f"MLflow run {killed_id} was left RUNNING by a process that is gone (killed): marked KILLED"]
