@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from pipeline import io, paths
 from pipeline.calibration import UNKNOWN, nll_of_true
+from pipeline.evaluation import confusion, per_class
 from pipeline.records import SplitReport, TrainRun, split_report_path, train_run_path
 from pipeline.reliability import (
     expected_calibration_error,
@@ -43,10 +44,16 @@ def pooled_metrics(pooled: pd.DataFrame) -> dict:
     correct = pooled["actual"] == pooled["predicted"]
     answered = pooled["answer"] != UNKNOWN
     folds = pooled.groupby("fold", sort=True)
+    names = sorted(set(pooled["actual"]) | set(pooled["predicted"]))
+    index = {name: i for i, name in enumerate(names)}
+    matrix = confusion(pooled["actual"].map(index).to_numpy(), pooled["predicted"].map(index).to_numpy(), len(names))
+    table = per_class(matrix, names).query("support > 0")
     return {
         "folds": int(pooled["fold"].nunique()),
         "images": int(len(pooled)),
         "top1": float(correct.mean()),
+        "macro_f1": float(table["f1"].mean()),
+        "balanced_accuracy": float(table["recall"].mean()),
         "ece": _ece(pooled),
         "ece_uncalibrated": _ece(pooled, "confidence_uncalibrated"),
         "ece_perfect_calibration": perfect_calibration_ece(pooled["confidence"].to_numpy()),
@@ -56,6 +63,8 @@ def pooled_metrics(pooled: pd.DataFrame) -> dict:
         "answered_top1": float(correct[answered].mean()) if answered.any() else float("nan"),
         "fold_top1": {str(k): float((f["actual"] == f["predicted"]).mean()) for k, f in folds},
         "fold_ece": {str(k): _ece(f) for k, f in folds},
+        "class_recall": {str(c): float(r) for c, r in zip(table["class"], table["recall"], strict=True)},
+        "class_images": {str(c): int(n) for c, n in zip(table["class"], table["support"], strict=True)},
     }
 
 
@@ -63,18 +72,25 @@ def markdown(task: str, metrics: dict, overrides: list[str]) -> str:
     rows = "\n".join(
         f"| {k} | {metrics['fold_top1'][k]:.3f} | {metrics['fold_ece'][k]:.3f} |" for k in metrics["fold_top1"]
     )
+    recalls = "\n".join(
+        f"| {c} | {r:.3f} | {metrics['class_images'][c]} |"
+        for c, r in sorted(metrics["class_recall"].items(), key=lambda item: item[1])
+    )
     return (
         f"# {task}: {metrics['folds']}-fold cross-validation\n\n"
         f"Overrides: {' '.join(f'-S {o}' for o in overrides) or '(none)'}\n\n"
         f"{metrics['images']} test images, each tested once by the fold's model that never saw it.\n\n"
         f"| pooled | value |\n|---|---|\n"
         f"| top-1 | {metrics['top1']:.3f} |\n"
+        f"| macro-F1 | {metrics['macro_f1']:.3f} |\n"
+        f"| balanced accuracy (mean recall per class) | {metrics['balanced_accuracy']:.3f} |\n"
         f"| ECE (calibrated) | {metrics['ece']:.3f} |\n"
         f"| ECE before the temperature | {metrics['ece_uncalibrated']:.3f} |\n"
         f"| ECE of a perfectly calibrated model on these images | {metrics['ece_perfect_calibration']:.3f} |\n"
         f"| NLL before → after the temperature | {metrics['nll_uncalibrated']:.3f} → {metrics['nll']:.3f} |\n"
         f'| answered (not "unknown") | {metrics["answered"]:.1%}, {metrics["answered_top1"]:.1%} of them right |\n\n'
         f"| fold | top-1 | ECE |\n|---|---|---|\n{rows}\n\n"
+        f"| class | recall | images |\n|---|---|---|\n{recalls}\n\n"
         "![reliability](reliability.png) ![before the temperature](reliability_uncalibrated.png)\n"
     )
 
@@ -147,6 +163,9 @@ def track(task: str, folds: int, overrides: list[str], metrics: dict, out: Path,
         mlflow.set_tags({"task": task, "crossval": "pooled", "crossval.fold_runs": ",".join(fold_runs)})
         mlflow.log_params({"folds": folds, "overrides": " ".join(overrides) or "(none)"})
         mlflow.log_metrics({f"crossval/{k}": float(v) for k, v in metrics.items() if not isinstance(v, dict)})
+        mlflow.log_metrics(
+            {tracking.metric_name(f"crossval/recall/{c}"): r for c, r in metrics["class_recall"].items()}
+        )
         mlflow.log_artifacts(str(out), artifact_path="crossval")
     client = mlflow.MlflowClient()
     for fold_run in fold_runs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -44,6 +45,12 @@ def server_error(exc: BaseException) -> str | None:
     except requests.RequestException:
         return f"tracking server {uri} does not answer: start it again (make team-up), then run dvc repro"
     return None  # it answers: the error is something else
+
+
+def metric_name(key: str) -> str:
+    """`key` without the characters MLflow refuses in a metric name (Ultralytics' `metrics/accuracy_top1(B)`, a class
+    folder's name)."""
+    return re.sub(r"[^\w\-. /:]", "", key)
 
 
 def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = None, artifact_path: str = "") -> None:

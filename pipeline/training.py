@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from pipeline import paths
+from pipeline import paths, tracking
 from pipeline.io import DataError, list_images
 from pipeline.params import SYNTHETIC_PRETRAIN, Device, Params, Train
 from pipeline.records import SplitReport
@@ -103,10 +102,6 @@ def resolve_model(model: str, weights_dir: Path = PRETRAINED_DIR, probe: tuple[s
         os.environ["YOLO_OFFLINE"] = "1"
 
 
-def _metric_name(key: str) -> str:
-    return re.sub(r"[^\w\-. /]", "", key)
-
-
 def epoch_logger(log_metrics):
     """An Ultralytics `on_fit_epoch_end` callback: losses, val metrics and learning rates per epoch.
 
@@ -118,14 +113,16 @@ def epoch_logger(log_metrics):
     def on_fit_epoch_end(trainer) -> None:
         nonlocal training_done
         if training_done:
-            log_metrics({_metric_name(f"best/{k}"): float(v) for k, v in trainer.metrics.items()}, step=trainer.epoch)
+            log_metrics(
+                {tracking.metric_name(f"best/{k}"): float(v) for k, v in trainer.metrics.items()}, step=trainer.epoch
+            )
             return
         metrics = {
             **trainer.label_loss_items(trainer.tloss, prefix="train"),
             **trainer.metrics,
             **{f"lr/{k}": v for k, v in trainer.lr.items()},
         }
-        log_metrics({_metric_name(k): float(v) for k, v in metrics.items()}, step=trainer.epoch + 1)
+        log_metrics({tracking.metric_name(k): float(v) for k, v in metrics.items()}, step=trainer.epoch + 1)
         training_done = bool(trainer.stop)
 
     return on_fit_epoch_end
@@ -236,7 +233,6 @@ def train_tracked(task: str, config: Params, dataset: Path, save_dir: Path, spli
     params, tags, per-epoch metrics and artifacts (in one nested run per member when there are several), and
     the validation score of the members' mean. Returns the members' results, that score and the run."""
     import mlflow
-    from pipeline import tracking
 
     tracking.configure()
     tags = tracking.run_tags(task, split.data_version)

@@ -52,6 +52,22 @@ def test_pooled_scores_are_those_of_all_folds_rows_together_and_each_folds_own(p
     assert 0 < metrics["ece_perfect_calibration"] < 0.1
 
 
+def test_pooled_macro_f1_and_recall_per_class_count_every_folds_rows():
+    """Issue 21's targets are stated on them: macro-F1 and each group's recall over all the pooled images."""
+    frame = pd.DataFrame({
+        "actual":    ["a", "a", "a", "a", "b", "b", "c", "c"],
+        "predicted": ["a", "a", "a", "b", "b", "a", "c", "c"],
+        "fold": [0, 1, 0, 1, 0, 1, 0, 1],
+    }).assign(confidence=0.9, answer=lambda f: f["predicted"], confidence_uncalibrated=0.9, p_actual=0.9,
+              p_actual_uncalibrated=0.9)  # fmt: skip
+    metrics = crossval.pooled_metrics(frame)
+    assert metrics["class_recall"] == {"a": 0.75, "b": 0.5, "c": 1.0}
+    assert metrics["class_images"] == {"a": 4, "b": 2, "c": 2}
+    assert metrics["balanced_accuracy"] == pytest.approx(0.75)
+    # F1 a: precision 3/4, recall 3/4; b: 1/2, 1/2; c: 1, 1
+    assert metrics["macro_f1"] == pytest.approx((0.75 + 0.5 + 1.0) / 3)
+
+
 def test_a_perfectly_calibrated_pool_is_near_its_floor():
     rng = np.random.default_rng(0)
     conf = rng.uniform(0.5, 1.0, 2000)
@@ -75,3 +91,4 @@ def test_the_report_folder_holds_the_pool_its_metrics_and_both_reliability_diagr
     report = (out / "report.md").read_text()
     assert "2-fold cross-validation" in report and "-S sources.sets.provider=local" in report
     assert "| 1 |" in report  # one row per fold
+    assert "| macro-F1 |" in report and all(f"| {c} | " in report for c in "abc")  # one recall row per class
