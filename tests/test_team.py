@@ -305,9 +305,11 @@ def test_cross_validation_pools_its_folds_into_one_run_on_the_server(stack, queu
     monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)
     folds = [v.run_id for v in versions(stack) if v.version not in queued["before"]][:2]
     (tmp_path / "report.md").write_text("pooled\n")
-    pooled = crossval.track("minifigure", 2, [], {"top1": 0.5, "images": 10}, tmp_path, folds)
+    metrics = {"top1": 0.5, "images": 10, "class_recall": {"Star Wars (UCS)": 0.25}}
+    pooled = crossval.track("minifigure", 2, [], metrics, tmp_path, folds)
     run = client(stack).get_run(pooled)
     assert run.data.metrics["crossval/top1"] == 0.5 and run.data.tags["crossval.fold_runs"] == ",".join(folds)
+    assert run.data.metrics["crossval/recall/Star Wars UCS"] == 0.25  # a class name MLflow would refuse, cleaned
     assert all(client(stack).get_run(fold).data.tags["mlflow.parentRunId"] == pooled for fold in folds)
     assert [a.path for a in client(stack).list_artifacts(pooled, "crossval")] == ["crossval/report.md"]
     assert list((stack.state / "s3" / team.ARTIFACTS_BUCKET).rglob("crossval/report.md"))
