@@ -59,8 +59,7 @@ def add_to_run(run_id: str, metrics: Mapping[str, float], folder: Path | None = 
     configure()
     import mlflow
 
-    with mlflow.start_run(run_id=run_id):
-        mlflow.set_tags(process_tags())
+    with resume_run(run_id):
         mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
         if folder is not None:
             mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
@@ -125,13 +124,24 @@ def end_orphaned_runs(experiment: str) -> list[str]:
 
 
 def start_run(task: str, run_name: str, nested: bool = False):
-    """A new run in the task's experiment, tagged with its process; this machine's orphaned runs are ended first."""
+    """A new run in the task's experiment, tagged with its process; this machine's orphaned runs are ended first
+    (once, by the outer run: a nested one's parent has just done it)."""
     import mlflow
 
     experiment = experiment_id(task)
-    for run_id in end_orphaned_runs(experiment):
+    orphans = [] if nested else end_orphaned_runs(experiment)
+    for run_id in orphans:
         print(f"MLflow run {run_id} was left RUNNING by a process that is gone (killed): marked KILLED")
     return mlflow.start_run(experiment_id=experiment, run_name=run_name, nested=nested, tags=process_tags())
+
+
+def resume_run(run_id: str):
+    """A finished run reopened by a later stage, tagged with that stage's process, so a kill there is found too."""
+    import mlflow
+
+    run = mlflow.start_run(run_id=run_id)
+    mlflow.set_tags(process_tags())
+    return run
 
 
 def _git(*args: str) -> str | None:

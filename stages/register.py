@@ -29,10 +29,8 @@ def main() -> None:
         version, classes = found
         print(f"register@{task}: v{version} holds this run and these files already (an interrupted registration)")
     else:
-        with mlflow.start_run(run_id=run.run_id):
-            mlflow.set_tags(
-                {**tracking.process_tags(), "data_source": split.data_source, "synthetic": str(split.synthetic).lower()}
-            )
+        with tracking.resume_run(run.run_id):
+            mlflow.set_tags({"data_source": split.data_source, "synthetic": str(split.synthetic).lower()})
             version, classes = registry.log_model(weights, onnx, task, example, data, calibration, key)
     decision = promotion.decide(
         client, task, version, run.run_id, metrics["top1"], split.test_version, classes,
