@@ -48,6 +48,16 @@ def scores(y_true: np.ndarray, probs: np.ndarray, names: list[str], train_counts
     return {k: float(metrics[k]) for k in ("top1", "macro_f1", "balanced_accuracy")}
 
 
+def held_out_split(task: str) -> tuple[Path, pd.DataFrame, dict[str, int]]:
+    """The task's split folder, the pictures scored (validation and calibration: with `split.refit: false` neither is
+    trained on) and the training pictures per class."""
+    dataset = paths.YOLO / params.load().known_task(task)
+    held_out = pd.concat([labelled_images(dataset / s) for s in ("val", "calibration") if (dataset / s).is_dir()])
+    train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
+    print(f"{task}: {sum(train_counts.values())} training pictures, {len(held_out)} held out (val + calibration)")
+    return dataset, held_out, train_counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="theme")
@@ -56,10 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = params.load()
-    dataset = paths.YOLO / config.known_task(args.task)
-    held_out = pd.concat([labelled_images(dataset / s) for s in ("val", "calibration") if (dataset / s).is_dir()])
-    train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
-    print(f"{args.task}: {sum(train_counts.values())} training pictures, {len(held_out)} held out (val + calibration)")
+    dataset, held_out, train_counts = held_out_split(args.task)
     ranking = {}
     with tempfile.TemporaryDirectory(prefix="bench-recipes-") as tmp:
         for spec in args.recipe:

@@ -22,8 +22,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import params, paths  # noqa: E402
-from pipeline.evaluation import labelled_images, summarise  # noqa: E402
+from bench.recipes import held_out_split  # noqa: E402
+from pipeline import params  # noqa: E402
+from pipeline.evaluation import summarise  # noqa: E402
 from pipeline.images import classify_input, decode_bgr, read_bytes  # noqa: E402
 from pipeline.onnx_model import OnnxClassifier, softmax  # noqa: E402
 from pipeline.training import train  # noqa: E402
@@ -70,10 +71,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = params.load()
-    dataset = paths.YOLO / config.known_task(args.task)
-    held_out = pd.concat([labelled_images(dataset / s) for s in ("val", "calibration") if (dataset / s).is_dir()])
-    train_counts = labelled_images(dataset / "train")["label"].value_counts().to_dict()
-    print(f"{args.task}: {sum(train_counts.values())} training pictures, {len(held_out)} held out (val + calibration)")
+    dataset, held_out, train_counts = held_out_split(args.task)
     scores: dict[str, list[dict[str, float]]] = {name: [] for name in COMBINATIONS}
     with tempfile.TemporaryDirectory(prefix="bench-views-") as tmp:
         for seed in args.seeds:
