@@ -169,16 +169,21 @@ def train(
     """
     if not (dataset / "train").is_dir() or not (dataset / "val").is_dir():
         raise DataError(f"{dataset}: expected train/ and val/ folders (run the split stage first)")
+    from pipeline import offline
     from pipeline.backbones import BackboneTrainer
+
+    offline.ultralytics()
+    from ultralytics.cfg import get_cfg
 
     train_files = list_images(dataset / "train")
     args = train_args(settings, dataset, save_dir, seed, refit)
     if "cache" in args:
         args["cache"] = ram_cache(args["cache"], [*train_files, *list_images(dataset / "val")])
     try:
-        trainer = BackboneTrainer(overrides=args)
-    except SyntaxError as exc:  # Ultralytics' way of rejecting an unknown argument
-        raise DataError(f"train.<task>.overrides: {str(exc).splitlines()[0]}") from None
+        get_cfg(overrides=args)  # the trainer's own check of its arguments, before it creates anything
+    except (SyntaxError, TypeError, ValueError) as exc:  # an unknown argument; a value of the wrong type or range
+        raise DataError(f"train.<task>.overrides: {str(exc).strip().splitlines()[0]}") from None
+    trainer = BackboneTrainer(overrides=args)
     if log_metrics is not None:
         trainer.add_callback("on_fit_epoch_end", epoch_logger(log_metrics))
     try:

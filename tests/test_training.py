@@ -48,6 +48,21 @@ def test_refit_runs_the_whole_schedule_and_keeps_the_last_epoch(dataset, tmp_pat
     assert plain.weights == plain.best and plain.best.name == "best.pt"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"cls_pw": 2.0}, "'cls_pw=2.0' is an invalid value"),  # out of Ultralytics' range
+        ({"dropout": "high"}, "'dropout=high' is of invalid type"),
+        ({"warmup_bias": 0.0}, "is not a valid YOLO argument"),  # a misspelt key
+    ],
+)
+def test_a_bad_override_is_one_line_naming_it_before_anything_is_written(dataset, tmp_path, overrides, says):
+    with pytest.raises(DataError, match="^train.<task>.overrides: ") as error:
+        train(TINY.model_copy(update={"overrides": overrides}), dataset, tmp_path / "run", seed=0)
+    assert says in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "run").exists()
+
+
 def test_pretrained_name_fails_at_once_when_offline(tmp_path):
     start = time.monotonic()
     with pytest.raises(DataError, match=r"yolov8s-cls.pt.*unreachable.*model YAML"):
