@@ -17,6 +17,7 @@ So Ultralytics' `freeze: N`, dropout, EMA, checkpoints, validation and predictio
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -238,12 +240,21 @@ def amp_check(model: nn.Module, imgsz: int) -> bool:
     return agrees
 
 
+def without_lone_batch(build, dataset, batch: int, workers: int, rank: int = -1, drop_last: bool = False, **kwargs):
+    """Ultralytics' `build_dataloader`, dropping the last batch of each epoch where it would hold one picture (the
+    shuffle leaves a different picture out each time)."""
+    shard = math.ceil(len(dataset) / (dist.get_world_size() if rank != -1 else 1))  # DistributedSampler pads
+    lone = shard > batch and shard % batch == 1
+    return build(dataset, batch, workers, rank=rank, drop_last=drop_last or lone, **kwargs)
+
+
 class BackboneTrainer(ClassificationTrainer):
     """Ultralytics' classification trainer, which also builds `BackboneClassifier`s (any other model as usual),
     applies Ultralytics' `cls_pw` class weighting, which its own trainer does for detection only, and trains in
     channels-last memory layout: EfficientNet's depthwise convolutions run a training step 1.3-1.6x faster that way
     on CPU (`python bench/channels_last.py`), where Ultralytics' own `channels_last` applies to CUDA only.
-    On CUDA its AMP check is `amp_check`, which downloads nothing."""
+    On CUDA its AMP check is `amp_check`, which downloads nothing. At small image sizes an epoch never ends on a
+    batch of one picture, which Ultralytics refuses there (`get_dataloader`)."""
 
     compute_class_weights = DetectionTrainer.compute_class_weights  # inverse frequency to the power cls_pw
 
@@ -271,6 +282,25 @@ class BackboneTrainer(ClassificationTrainer):
             super()._setup_train()
         finally:
             engine.check_amp = check_amp
+
+    def get_dataloader(self, dataset_path, batch_size: int = 16, rank: int = 0, mode: str = "train"):
+        """Ultralytics' own, except where Ultralytics would refuse to train: an epoch that ends on a batch of one
+        picture at an image size under twice the stride (BatchNorm gets one value per channel), e.g. 9 pictures at
+        batch 8 and imgsz 32. There the lone picture waits for the next epoch instead of stopping the run."""
+        if mode != "train" or self.smallest_imgsz() >= 2 * self.stride:  # Ultralytics' own condition (BaseTrainer)
+            return super().get_dataloader(dataset_path, batch_size, rank, mode)
+        import ultralytics.models.yolo.classify.train as classify
+
+        build = classify.build_dataloader
+        classify.build_dataloader = partial(without_lone_batch, build)
+        try:
+            return super().get_dataloader(dataset_path, batch_size, rank, mode)
+        finally:
+            classify.build_dataloader = build
+
+    def smallest_imgsz(self) -> int:
+        """The smallest training image size, with `multi_scale`, as Ultralytics computes it."""
+        return max(self.stride, int(self.args.imgsz * (1 - self.args.multi_scale))) // self.stride * self.stride
 
     def get_model(self, cfg=None, weights=None, verbose: bool = True):
         model = super().get_model(cfg, weights, verbose) if not is_backbone(cfg) else self._backbone(cfg, weights)

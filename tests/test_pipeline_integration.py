@@ -416,8 +416,7 @@ def test_out_of_fold_calibration_trains_on_every_picture_and_answers_each_once(r
     two fold models' answers to the pictures they did not train on: each training picture once. (Last in this
     module: it leaves the workspace at this experiment.)"""
     done = sh(
-        ["dvc", "exp", "run", "-S", "calibrate.folds=2", "-S", "split.calibration_fraction=0",
-         "-S", "train.minifigure.imgsz=64", "calibrate@minifigure"],  # 32 px fails on a final batch of one picture
+        ["dvc", "exp", "run", "-S", "calibrate.folds=2", "-S", "split.calibration_fraction=0", "calibrate@minifigure"],
         repo, env[0],
     )  # fmt: skip
     table = pd.read_csv(repo / "data" / "yolo" / "minifigure" / "split.csv")

@@ -48,6 +48,14 @@ def test_refit_runs_the_whole_schedule_and_keeps_the_last_epoch(dataset, tmp_pat
     assert plain.weights == plain.best and plain.best.name == "best.pt"
 
 
+def test_an_epoch_ending_on_one_picture_trains_at_a_small_image_size(tmp_path):
+    """9 pictures at batch 8: Ultralytics refuses a final batch of one at imgsz 32 (BatchNorm would get one value per
+    channel); the lone picture waits for the next epoch instead."""
+    nine = colour_classes(tmp_path / "nine", {"train": 3, "val": 2})
+    result = train(TINY.model_copy(update={"epochs": 2}), nine, tmp_path / "run", seed=0)
+    assert result.train_images == 9 and result.epochs_run == 2 and result.weights.is_file()
+
+
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
