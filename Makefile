@@ -19,6 +19,7 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pipeline.plots_page  # this clone's `dvc plots` page template, its charting scripts inline
 	touch $@
 
 run: install          ## create .venv, install pinned deps, run the whole pipeline

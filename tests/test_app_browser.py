@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
 if CHROMIUM is None:
     pytest.skip(
         "no Chromium here (apt-get install chromium): the upload page's browser test is skipped",
@@ -40,10 +40,6 @@ from tests.servers import free_port, listening_addresses, wait_until_answering  
 pytestmark = pytest.mark.slow
 
 SCREENSHOT = os.environ.get("LEGO_APP_SCREENSHOT")  # also save the screenshot there (the README's docs/app.png)
-CHROMIUM_ARGS = [  # the machine's closed network: no background, sync or update connections at all
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-default-apps",
-]  # fmt: skip
 TIMEOUT_MS = 60_000
 # for assertions too (Playwright's own default is 5 s): the first page load imports MLflow and onnxruntime and loads
 # the champion, which took longer than 5 s on a slow CI machine
