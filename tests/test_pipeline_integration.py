@@ -158,6 +158,23 @@ def test_evaluation_metrics_and_plots(repo, runs):
             assert kept["vector"].shape == (len(kept["path"]), 1280)  # EfficientNet-Lite0's penultimate layer
 
 
+def test_dvc_plots_show_one_titled_chart_per_task_and_measure(repo, runs, env):
+    shown = json.loads(sh(["dvc", "plots", "show", "--json"], repo, env[0]).stdout)["data"]
+    for task in ("minifigure", "theme"):
+        epochs = len(pd.read_csv(repo / "reports" / "train" / task / "results.csv"))
+        charts = {
+            f"{task}: validation top-1 by epoch": shown[f"reports/train/{task}/results.csv"][0]["content"],
+            f"{task}: training and validation loss by epoch": shown[f"{task} loss"][0]["content"],
+            f"{task}: test confusion matrix (share of each actual class)": shown[
+                f"reports/evaluate/{task}/predictions.csv"
+            ][0]["content"],
+        }
+        for title, chart in charts.items():
+            assert chart["title"]["text"] == title and chart["data"]["values"]
+        assert len(charts[f"{task}: validation top-1 by epoch"]["data"]["values"]) == epochs
+        assert len(charts[f"{task}: training and validation loss by epoch"]["data"]["values"]) == 2 * epochs
+
+
 def test_set_pictures_are_given_to_the_minifigure_model_as_out_of_catalogue(repo, runs):
     out = repo / "reports" / "out_of_catalogue" / "minifigure"
     metrics = json.loads((out / "metrics.json").read_text())
