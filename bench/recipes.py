@@ -11,6 +11,9 @@ on). Per recipe it prints top-1, macro-F1 and balanced accuracy for each seed an
 
 A recipe is `name` (the task's `train` params as they are) or `name:key=value,...`; a key that is no field of
 `train.<task>` (epochs, imgsz, model, lr0, …) is an Ultralytics train argument laid over its `overrides`.
+
+`--probe efficientnet-lite1` also scores that backbone's frozen-feature linear probe (`bench/probe.py`) alone, and
+each model averaged with it (1:1): a second ensemble member that costs seconds rather than a second training.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.probe import probe_probabilities  # noqa: E402
 from pipeline import params, paths  # noqa: E402
 from pipeline.evaluation import labelled_images, summarise  # noqa: E402
 from pipeline.onnx_model import OnnxClassifier  # noqa: E402
@@ -63,10 +67,18 @@ def main() -> None:
     parser.add_argument("--task", default="theme")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--recipe", action="append", required=True)
+    parser.add_argument("--probe", help="a packaged backbone whose linear probe joins each model (bench/probe.py)")
     args = parser.parse_args()
 
     config = params.load()
     dataset, held_out, train_counts = held_out_split(args.task)
+    names = sorted(train_counts)  # Ultralytics' class order: the sorted class folders
+    y_true = held_out["label"].map(names.index).to_numpy()
+    probe = None
+    if args.probe:
+        imgsz = config.train_for(args.task).imgsz
+        probe, c = probe_probabilities(args.probe, imgsz, labelled_images(dataset / "train"), held_out, names)
+        print(f"{args.probe} probe @ {imgsz} (C {c}): {scores(y_true, probe, names, train_counts)}", flush=True)
     ranking = {}
     with tempfile.TemporaryDirectory(prefix="bench-recipes-") as tmp:
         for spec in args.recipe:
@@ -75,11 +87,14 @@ def main() -> None:
             for seed in args.seeds:
                 result = train(settings, dataset, Path(tmp) / name / str(seed), seed, refit=True)
                 model = OnnxClassifier([result.onnx])
+                assert model.names == names, (model.names, names)
                 probs = model.probabilities(list(held_out["path"]), 64)
-                y_true = held_out["label"].map(model.names.index).to_numpy()
                 member_probs.append(probs)
-                print(f"{name} seed {seed}: {scores(y_true, probs, model.names, train_counts)}", flush=True)
-            mean = scores(y_true, np.mean(member_probs, axis=0), model.names, train_counts)
+                print(f"{name} seed {seed}: {scores(y_true, probs, names, train_counts)}", flush=True)
+                if probe is not None:
+                    with_probe = scores(y_true, (probs + probe) / 2, names, train_counts)
+                    print(f"{name} seed {seed} + {args.probe} probe: {with_probe}", flush=True)
+            mean = scores(y_true, np.mean(member_probs, axis=0), names, train_counts)
             ranking[name] = mean["macro_f1"]
             print(f"{name} mean of {len(args.seeds)} seeds: {mean}  [{spec}]", flush=True)
     print("ranking by macro-F1 of the seeds' mean: " + ", ".join(f"{n} {f:.3f}" for n, f in sorted(
