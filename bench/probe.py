@@ -21,9 +21,10 @@ from pipeline.images import classify_input, decode_bgr, read_bytes  # noqa: E402
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 
 
-def features(backbone: str, imgsz: int, files: list[str], mirror: bool = False, batch: int = 32) -> np.ndarray:
+def features(
+    model: BackboneClassifier, imgsz: int, files: list[str], mirror: bool = False, batch: int = 32
+) -> np.ndarray:
     """The backbone's pooled head features (1,280 a picture) of `files`, shown as the classifier is at inference."""
-    model = BackboneClassifier(backbone, nc=1000, verbose=False).eval()
     body, head = model.model[:-1], model.model[-1]
     out = []
     with torch.no_grad():
@@ -42,8 +43,9 @@ def probe_probabilities(backbone: str, imgsz: int, train: pd.DataFrame, held_out
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    model = BackboneClassifier(backbone, nc=1000, verbose=False).eval()  # ImageNet weights, left as they are
     files = list(train["path"])
-    x = np.concatenate([features(backbone, imgsz, files), features(backbone, imgsz, files, mirror=True)])
+    x = np.concatenate([features(model, imgsz, files), features(model, imgsz, files, mirror=True)])
     y = np.tile(train["label"].map(names.index).to_numpy(), 2)
     fold = np.tile(np.arange(len(files)) % 5, 2)  # a picture and its mirror image in the same fold
 
@@ -59,5 +61,5 @@ def probe_probabilities(backbone: str, imgsz: int, train: pd.DataFrame, held_out
         return float(np.mean(losses))
 
     c = min(C_GRID, key=cv_loss)
-    held_out_x = features(backbone, imgsz, list(held_out["path"]))
+    held_out_x = features(model, imgsz, list(held_out["path"]))
     return fitted(c, np.ones(len(y), dtype=bool)).predict_proba(held_out_x), c

@@ -23,32 +23,16 @@ VEGA_LITE = "5.21"  # DVC's plot templates are Vega-Lite 5 specifications
 TEMPLATE = Path(".dvc") / "tmp" / "plots.html"
 DVC_PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")  # dvc_render.html.HTML fills these anywhere
 
-PAGE = """<!DOCTYPE html>
-<html>
-<head>
-    {refresh_tag}
-    <meta charset="utf-8">
-    <title>DVC Plot</title>
-    <script>{BUNDLE}</script>
-    <style>
-        table {
-            border-spacing: 15px;
-        }
-    </style>
-</head>
-<body>
-    {plot_divs}
-</body>
-</html>
-"""
-
 
 def page(bundle: str) -> str:
-    """DVC's page layout with `bundle` inline in place of its CDN script tags."""
+    """DVC's own page layout with `bundle` inline where its CDN script tags would go (UTF-8, as DVC writes it)."""
+    from dvc_render.html import PAGE_HTML
+
     found = [placeholder for placeholder in DVC_PLACEHOLDERS if placeholder in bundle]
     if found:
         raise ValueError(f"the Vega bundle contains DVC's placeholder {found[0]}: DVC would fill it in")
-    return PAGE.replace("{BUNDLE}", bundle.replace("</script", "<\\/script"))
+    script = bundle.replace("</script", "<\\/script")
+    return PAGE_HTML.replace("{scripts}", f'<meta charset="utf-8">\n    <script>{script}</script>')
 
 
 def vega_bundle() -> str:
