@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.paths import PROJECT_ROOT
 from pipeline.plots_page import page
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, offline_page
 from tests.conftest import guarded_environment
 from tests.project_repo import sh
 
@@ -29,8 +29,6 @@ def test_the_bundle_goes_inline_where_dvc_would_put_its_cdn_tags():
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (apt-get install chromium)")
 def test_dvc_plots_show_draws_the_curves_without_network(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     log = tmp_path / "network-attempts.log"
     env = guarded_environment(log)
     repo = tmp_path / "repo"
@@ -46,15 +44,9 @@ def test_dvc_plots_show_draws_the_curves_without_network(tmp_path):
     html = (repo / "out" / "index.html").read_text()
     assert "cdn.jsdelivr.net" not in html and "vegaEmbed('#Training_loss'" in html
 
-    requested, errors = [], []
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        browser_page = chromium.new_page()
-        browser_page.on("request", lambda request: requested.append(request.url))
-        browser_page.on("pageerror", lambda error: errors.append(str(error)))
+    with offline_page() as (browser_page, requested, errors):
         browser_page.goto((repo / "out" / "index.html").as_uri())
         browser_page.locator("#Training_loss canvas, #Training_loss svg").first.wait_for(timeout=30_000)
-        chromium.close()
     assert errors == []
     assert [url for url in requested if not url.startswith("file:")] == []
     assert not log.exists() or log.read_text() == "", log.read_text()  # neither DVC nor the template tried

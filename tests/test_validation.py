@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from pipeline.data_docs import make_offline, offline_text
 from pipeline.image_checks import check_images
 from pipeline.params import DEFAULT_TASKS, Validate, declared
 from pipeline.validation import (
@@ -19,6 +20,7 @@ from pipeline.validation import (
     ValidationReport,
     validate_manifest,
 )
+from tests.browser import CHROMIUM, offline_page
 
 COLUMNS = [
     "path", "sha256", "source", "split_hint", "character", "universe", "set_num", "theme",
@@ -312,3 +314,51 @@ def test_report_json_is_flat_and_serialisable(root, rows, tmp_path, settings):
 def test_missing_columns_are_reported(tmp_path, settings):
     with pytest.raises(ValueError, match="decodes"):
         validate_manifest(pd.DataFrame({"path": ["a.jpg"]}), settings, tmp_path / "docs", TASKS)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data Docs without network (pipeline.data_docs)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_offline_text_points_known_cdn_tags_home_and_reports_the_rest():
+    page = (
+        '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>\n'
+        '<script src="https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js" '
+        'integrity="sha384-x" crossorigin="anonymous"></script>\n'
+        '<script src="https://cdn.example.org/new-library.js"></script>\n'
+        '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=2026"/>\n'
+        '<link rel="shortcut icon" href="../../../static/images/favicon.ico"/>\n'
+        '<a href="https://greatexpectations.io">GX</a>'
+    )
+    text, unknown = offline_text(page, "../../../../static")
+
+    assert '<link rel="stylesheet" href="../../../../static/vendor/bootstrap/bootstrap.min.css">' in text
+    assert "popper" not in text  # Bootstrap's bundle holds it
+    assert unknown == {"https://cdn.example.org/new-library.js"} and "new-library.js" in text
+    assert '<img src="../../../../static/images/logo-long.png"/>' in text
+    assert 'href="../../../../static/images/favicon.ico"' in text  # GX's path was a folder short
+    assert '<a href="https://greatexpectations.io">' in text  # a link, not a load
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (apt-get install chromium)")
+def test_data_docs_open_without_network_with_their_runs_and_icons(root, rows, tmp_path, settings):
+    bad = root / rows[3]["path"]
+    bad.write_bytes(bad.read_bytes()[:200])
+    _run(rows, root, tmp_path, settings)
+    docs = tmp_path / "docs"
+    assert make_offline(docs) == set()
+    assert "https://" not in (docs / "static" / "styles" / "data_docs_default_styles.css").read_text()
+
+    with offline_page() as (page, requested, errors):
+        page.goto((docs / "index.html").as_uri())
+        run = page.locator("tr.clickable-row").first  # drawn from the page's data, as bootstrap-table would
+        run.locator("i.fa-times").wait_for(timeout=30_000)  # the failed run's icon
+        assert page.evaluate("document.fonts.check('900 16px \"Font Awesome 6 Free\"')")
+        run.click()
+        page.wait_for_url("**/validations/**/*.html")
+        page.get_by_text("Unsuccessful Expectations").wait_for()
+        assert page.locator("nav img").evaluate("img => img.naturalWidth") > 0  # GX's logo, from the site
+    assert errors == []
+    assert [url for url in requested if not url.startswith("file:")] == []
