@@ -65,6 +65,15 @@ def _synthetic_tag(tags: dict[str, str]) -> bool | None:
     return None if value is None else value == "true"
 
 
+def _delete_if_there(client: mlflow.MlflowClient, name: str) -> None:
+    """Delete a registered model that another process may have deleted a moment before."""
+    try:
+        client.delete_registered_model(name)
+    except mlflow.exceptions.MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+
+
 def _dead_here(holder: str) -> bool:
     """Whether a lock's holder (`host:pid:…`) was a process of this machine that is gone."""
     host, _, rest = holder.partition(":")
@@ -107,16 +116,19 @@ def champion_lock(client: mlflow.MlflowClient, task: str, timeout: float = 600, 
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 continue  # released meanwhile
             raise
-        if held.tags.get("holder") == holder:
+        held_by, since = held.tags.get("holder"), held.tags.get("since")
+        if held_by == holder:
             break  # ours: the create went through, its answer was lost and retried
-        age = time.time() - float(held.tags.get("since", "0"))
-        if age > stale or _dead_here(held.tags.get("holder", "")):
-            client.delete_registered_model(lock)
+        # No tags: read while its holder deleted it (the store reads a model and its tags apart). Wait, never break it.
+        age = None if since is None else time.time() - float(since)
+        if age is not None and (age > stale or _dead_here(held_by or "")):
+            _delete_if_there(client, lock)
             continue
         if time.monotonic() > deadline:
             raise DataError(
-                f"{lock} in {mlflow.get_tracking_uri()}: held by {held.tags.get('holder')} for {age:.0f} s "
-                "(delete that registered model if its process is gone)"
+                f"{lock} in {mlflow.get_tracking_uri()}: held by {held_by or 'an unknown process'}"
+                + ("" if age is None else f" for {age:.0f} s")
+                + " (delete that registered model if its process is gone)"
             )
         time.sleep(0.2)
     try:

@@ -307,6 +307,34 @@ def test_a_live_lock_is_waited_for_and_named_when_it_outlasts_the_timeout(client
         pass
 
 
+def test_a_lock_seen_without_its_tags_is_waited_for_not_broken(client):
+    """The store reads a registered model and its tags apart: a lock read while its holder deletes it shows no
+    tags. Taking that for a stale lock deleted a lock that was already gone (a race seen in `make test`)."""
+    import os
+    import threading
+    import time
+
+    lock = "lego-minifigure.champion-lock"
+    client.create_registered_model(lock)  # no holder, no time: as if caught half-deleted
+    seen: list[dict] = []
+
+    def holder_releases() -> None:
+        time.sleep(1)
+        seen.append(client.get_registered_model(lock).tags)  # still the tagless lock: nobody broke it
+        client.delete_registered_model(lock)
+
+    releasing = threading.Thread(target=holder_releases)
+    releasing.start()
+    with promotion.champion_lock(client, "minifigure", timeout=30):
+        acquired = client.get_registered_model(lock).tags
+    releasing.join()
+    assert seen == [{}] and acquired["holder"].split(":")[1] == str(os.getpid())  # then it was ours
+    client.create_registered_model(lock)
+    unknown = "held by an unknown process [(]delete"
+    with pytest.raises(promotion.DataError, match=unknown), promotion.champion_lock(client, "minifigure", timeout=0.5):
+        pass
+
+
 def test_registering_the_same_run_and_inputs_again_resumes_its_version(client, tmp_path):
     """A registration killed after its version was created (a lost server, a killed stage) runs again: it finds
     that version by its key and decides on it; no second version of the same run and inputs."""
