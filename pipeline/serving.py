@@ -1,18 +1,23 @@
-"""`make serve`: a task's champion as a REST API, `mlflow models serve` on 127.0.0.1.
+"""`make serve`: a task's champion as a REST API, MLflow's scoring server on 127.0.0.1.
 
-It serves the champion's own artifact folder (`registry.registered_source`), so serving writes nothing into the
-store and a read-only one serves too; a champion on a tracking server is served from a temporary copy, removed
-when the server stops (Ctrl-C or SIGTERM, passed on to it).
+It runs what `mlflow models serve` runs, MLflow's scoring app under uvicorn, with its `/docs` and `/redoc` pages
+served without CDNs (`pipeline.scoring_app`). It serves the champion's own artifact folder
+(`registry.registered_source`), so serving writes nothing into the store and a read-only one serves too; a champion
+on a tracking server is served from a temporary copy, removed when the server stops (Ctrl-C or SIGTERM, passed on
+to it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
 
 from pipeline import cli, registry, tracking
+from pipeline.paths import PROJECT_ROOT
+from pipeline.scoring_app import MODEL_VARIABLE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,14 +28,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     tracking.configure()
     version, source = registry.registered_source(args.task)
-    mlflow_cli = cli.console_script("mlflow")
+    base = f"http://{args.host}:{args.port}"
     print(
-        f"serving {registry.model_name(args.task)} v{version} ({registry.ALIAS}) on http://{args.host}:{args.port}/invocations"
+        f"serving {registry.model_name(args.task)} v{version} ({registry.ALIAS}) on {base}/invocations (API: {base}/docs)"
     )
     sys.stdout.flush()
     with registry.local_copy(source) as local:
-        server = subprocess.Popen([mlflow_cli, "models", "serve", "-m", local, "--env-manager", "local",
-                                   "--host", args.host, "--port", str(args.port)])  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "pipeline.scoring_app:from_environment",
+             "--app-dir", str(PROJECT_ROOT), "--host", args.host, "--port", str(args.port)],
+            env={**os.environ, MODEL_VARIABLE: local},
+        )  # fmt: skip
         for stop in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop, lambda signum, _frame: server.send_signal(signum))
         code = server.wait()

@@ -1,5 +1,6 @@
-"""`make serve`'s REST API: the real `mlflow models serve` process over loopback, answering a base64 image, refusing
-bytes that are not one with a 400 and a one-line reason, and serving from a read-only artifact store."""
+"""`make serve`'s REST API: the real server process (MLflow's scoring app under uvicorn) over loopback, answering a
+base64 image, refusing bytes that are not one with a 400 and a one-line reason, serving from a read-only artifact
+store, and its API pages opening in Chromium without a request anywhere else."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import requests
 import mlflow
 from pipeline import registry
 from pipeline.paths import PROJECT_ROOT
+from tests.browser import CHROMIUM, offline_page
 from tests.registered import register_champion
 from tests.servers import free_port, wait_until_answering
 
@@ -52,7 +54,7 @@ def server(registered):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(process, f"{base}/ping", "mlflow models serve")
+        wait_until_answering(process, f"{base}/ping", "make serve")
         yield base, classes, images
     finally:
         process.terminate()
@@ -99,3 +101,23 @@ def test_loading_a_registered_model_writes_nothing_into_its_artifacts(registered
         mlflow.set_tracking_uri(None)
     assert version == "1" and len(out) == 1 and files_under(artifacts) == before
     assert json.loads(json.dumps(out["top_k_labels"].iloc[0]))  # JSON-serialisable, as the server returns it
+
+
+@pytest.mark.parametrize("page", ["docs", "redoc"])
+def test_the_api_pages_load_their_scripts_from_the_server(server, page):
+    base, _, _ = server
+    html = requests.get(f"{base}/{page}", timeout=30).text
+    assert "cdn.jsdelivr.net" not in html and "fonts.googleapis.com" not in html
+    assert "/static-offline-docs/" in html
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (apt-get install chromium)")
+def test_swagger_ui_lists_the_endpoints_offline(server):
+    base, _, _ = server
+    with offline_page() as (page, requested, errors):
+        page.goto(f"{base}/docs")
+        page.locator(".opblock-summary-path[data-path='/invocations']").wait_for(timeout=30_000)
+        paths = page.locator(".opblock-summary-path").evaluate_all("nodes => nodes.map(n => n.dataset.path)")
+    assert {"/invocations", "/ping", "/health", "/version"} <= set(paths)
+    assert errors == []
+    assert [url for url in requested if not url.startswith(base)] == []

@@ -213,7 +213,7 @@ def test_a_teammate_serves_the_shared_champion_without_training(env, stack, seco
         cwd=second, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        wait_until_answering(process, f"http://127.0.0.1:{port}/ping", "mlflow models serve")
+        wait_until_answering(process, f"http://127.0.0.1:{port}/ping", "make serve")
         image = next(
             p for p in (second / "data" / "yolo" / "minifigure" / "test").rglob("*") if p.is_file()
         ).read_bytes()
