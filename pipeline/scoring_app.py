@@ -22,6 +22,7 @@ from mlflow.pyfunc import scoring_server
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/static-offline-docs"
 MODEL_VARIABLE = "LEGO_SERVED_MODEL"
+TITLE_VARIABLE = "LEGO_SERVED_TITLE"  # the API pages' heading, e.g. `lego-minifigure v3 (champion)`
 
 
 def offline_api_pages(app: FastAPI) -> FastAPI:
@@ -60,11 +61,13 @@ def offline_api_pages(app: FastAPI) -> FastAPI:
     return app
 
 
-def create_app(model_uri: str) -> FastAPI:
-    """MLflow's scoring server for the pyfunc model at `model_uri`, its API pages offline."""
-    return offline_api_pages(scoring_server.init(scoring_server.load_model_with_mlflow_config(model_uri)))
+def create_app(model_uri: str, title: str | None = None) -> FastAPI:
+    """MLflow's scoring server for the pyfunc model at `model_uri`, its API pages offline and headed `title`."""
+    app = scoring_server.init(scoring_server.load_model_with_mlflow_config(model_uri))
+    app.title = title or app.title
+    return offline_api_pages(app)
 
 
 def from_environment() -> FastAPI:
     """`uvicorn --factory pipeline.scoring_app:from_environment`: the model at `$LEGO_SERVED_MODEL`."""
-    return create_app(os.environ[MODEL_VARIABLE])
+    return create_app(os.environ[MODEL_VARIABLE], os.environ.get(TITLE_VARIABLE))

@@ -17,7 +17,7 @@ import sys
 
 from pipeline import cli, registry, tracking
 from pipeline.paths import PROJECT_ROOT
-from pipeline.scoring_app import MODEL_VARIABLE
+from pipeline.scoring_app import MODEL_VARIABLE, TITLE_VARIABLE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,16 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     tracking.configure()
     version, source = registry.registered_source(args.task)
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"serving {registry.model_name(args.task)} v{version} ({registry.ALIAS}) on {base}/invocations (API: {base}/docs)"
-    )
+    base, title = f"http://{args.host}:{args.port}", f"{registry.model_name(args.task)} v{version} ({registry.ALIAS})"
+    print(f"serving {title} on {base}/invocations (API: {base}/docs)")
     sys.stdout.flush()
     with registry.local_copy(source) as local:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "pipeline.scoring_app:from_environment",
              "--app-dir", str(PROJECT_ROOT), "--host", args.host, "--port", str(args.port)],
-            env={**os.environ, MODEL_VARIABLE: local},
+            env={**os.environ, MODEL_VARIABLE: local, TITLE_VARIABLE: title},
         )  # fmt: skip
         for stop in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop, lambda signum, _frame: server.send_signal(signum))

@@ -118,6 +118,8 @@ def test_swagger_ui_lists_the_endpoints_offline(server):
         page.goto(f"{base}/docs")
         page.locator(".opblock-summary-path[data-path='/invocations']").wait_for(timeout=30_000)
         paths = page.locator(".opblock-summary-path").evaluate_all("nodes => nodes.map(n => n.dataset.path)")
+        heading = page.locator(".info h1.title").inner_text()
     assert {"/invocations", "/ping", "/health", "/version"} <= set(paths)
+    assert heading.startswith("lego-minifigure v1 (champion)")  # which model answers, not FastAPI's default
     assert errors == []
     assert [url for url in requested if not url.startswith(base)] == []
