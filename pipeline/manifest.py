@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +22,7 @@ SOURCE_COLUMNS = [
 ]  # fmt: skip
 FACT_COLUMNS = ["width", "height", "bytes", "format", "mode"]
 SETS_LOG = "sets.jsonl"
+CHUNK_ROWS = 10_000  # manifest rows read at a time: a few MB whatever its length
 FEEDBACK = "feedback"  # people's corrections from the upload page: train images only (pipeline.split)
 
 
@@ -36,29 +37,39 @@ def class_folder(label: str) -> str:
     return re.sub(r"[/\\\x00-\x1f]+", "-", str(label)).strip(" .-") or "_"
 
 
-def task_rows(manifest: pd.DataFrame, task: Task) -> pd.DataFrame:
-    """The task's rows, with its class column as folder-safe `label`. Feedback is filed under class folder names
-    (what the model answers): those of a source class get its original name back (`Technic-Bionicle` is
-    `Technic/Bionicle`)."""
+def feedback_names(source_names: Iterable[str], feedback_names: Iterable[str], task: Task) -> dict[str, str]:
+    """The class name each feedback folder name stands for. Feedback is filed under class folder names (what the
+    model answers): those of a source class get its original name back (`Technic-Bionicle` is `Technic/Bionicle`).
+    Refuses class names that would share one folder."""
+    sources = set(source_names)
+    original = {class_folder(name): name for name in sorted(sources)}
+    named = {name: original.get(name, name) for name in feedback_names}
+    by_folder: dict[str, list[str]] = {}
+    for name in sorted(sources | set(named.values())):
+        by_folder.setdefault(class_folder(name), []).append(name)
+    clash = sorted(names for names in by_folder.values() if len(names) > 1)
+    if clash:
+        raise DataError(
+            f"task {task.name}: classes {clash[0]} map to the same folder name {class_folder(clash[0][0])!r}"
+        )
+    return named
+
+
+def task_rows(manifest: pd.DataFrame, task: Task, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The task's rows, with its class column as folder-safe `label` (feedback's folder names mapped through `names`,
+    by default `feedback_names` of these rows)."""
     rows = manifest[manifest["source"].isin(task.sources) & manifest[task.label].notna()]
     feedback = rows["source"] == FEEDBACK
-    named = rows.loc[~feedback, task.label].drop_duplicates()
-    original = dict(zip(named.map(class_folder), named))
-    rows = rows.assign(
-        **{task.label: rows[task.label].where(~feedback, rows[task.label].map(lambda c: original.get(c, c)))}
-    )
-    originals = rows[task.label].drop_duplicates()
-    folders = originals.map(class_folder)
-    clash = folders[folders.duplicated(keep=False)]
-    if len(clash):
-        names = sorted(originals[folders.isin(clash)])
-        raise DataError(f"task {task.name}: classes {names} map to the same folder name {clash.iloc[0]!r}")
-    return rows.assign(label=rows[task.label].map(class_folder))
+    if names is None:
+        names = feedback_names(rows.loc[~feedback, task.label], rows.loc[feedback, task.label], task)
+    labels = rows[task.label].where(~feedback, rows[task.label].map(lambda c: names.get(c, c)))
+    return rows.assign(**{task.label: labels, "label": labels.map(class_folder)})
 
 
-def read_task_rows(path: Path, task: Task) -> pd.DataFrame:
-    """`task_rows` of the manifest at `path`, reading only the columns a task's split and groups need (the
-    manifest's other columns are most of its memory at a hundred thousand pictures)."""
+def iter_task_rows(path: Path, task: Task, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """`task_rows` of the manifest at `path`, `chunk_rows` at a time, reading only the columns a task's split and
+    groups need: memory stays the same whatever the manifest's length. Reads the manifest twice: first its class
+    names (as many as there are classes), then its rows."""
     wanted = [c for c in dict.fromkeys(("path", "sha256", "source", "split_hint", task.label, task.group)) if c]
     try:
         present = set(pd.read_csv(path, nrows=0).columns)
@@ -67,15 +78,34 @@ def read_task_rows(path: Path, task: Task) -> pd.DataFrame:
     missing = [c for c in wanted if c not in present]
     if missing:
         raise DataError(f"{path}: no column {missing[0]!r} for task {task.name} (run the label stage again)")
-    return task_rows(pd.read_csv(path, usecols=wanted), task)
+    sources: set[str] = set()
+    feedback: set[str] = set()
+    for chunk in pd.read_csv(path, usecols=["source", task.label], dtype=str, chunksize=chunk_rows):
+        chunk = chunk[chunk["source"].isin(task.sources) & chunk[task.label].notna()]
+        from_feedback = chunk["source"] == FEEDBACK
+        sources.update(chunk.loc[~from_feedback, task.label])
+        feedback.update(chunk.loc[from_feedback, task.label])
+    names = feedback_names(sources, feedback, task)
+    for chunk in pd.read_csv(path, usecols=wanted, dtype=str, chunksize=chunk_rows):
+        yield task_rows(chunk, task, names)
 
 
-def class_groups(rows: pd.DataFrame, task: Task) -> dict[str, str]:
-    """`class → group` (e.g. minifigure character → Kaggle universe) where the task has one and it is known."""
+def read_task_rows(path: Path, task: Task) -> pd.DataFrame:
+    """Every one of `iter_task_rows` as one table."""
+    return pd.concat(iter_task_rows(path, task), ignore_index=True)
+
+
+def class_groups(chunks: Iterable[pd.DataFrame], task: Task) -> dict[str, str]:
+    """`class → group` (e.g. minifigure character → Kaggle universe) where the task has one and it is known: the
+    first row's that names one, over `chunks` of task rows (`iter_task_rows`)."""
+    groups: dict[str, str] = {}
     if task.group is None:
-        return {}
-    known = rows.dropna(subset=[task.group]).drop_duplicates("label")
-    return dict(zip(known["label"], known[task.group]))
+        return groups
+    for rows in chunks:
+        known = rows.dropna(subset=[task.group]).drop_duplicates("label")
+        for label, group in zip(known["label"], known[task.group]):
+            groups.setdefault(label, group)
+    return groups
 
 
 def file_facts(path: Path) -> dict:

@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline import cli, embeddings, evaluation, io, onnx_model, params, paths, report, tracking
 from pipeline.calibration import Calibration
 from pipeline.evaluation import labelled_images
-from pipeline.manifest import class_groups, read_task_rows
+from pipeline.manifest import class_groups, iter_task_rows
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     probs = fitted.apply(uncalibrated)  # the same ranking: top-k and the confusion matrix do not move
     train_counts = train["label"].value_counts().to_dict()
     metrics, table, matrix = evaluation.summarise(y_true, probs, names, train_counts)
-    groups = class_groups(read_task_rows(paths.MANIFEST, declared), declared)
+    groups = class_groups(iter_task_rows(paths.MANIFEST, declared), declared)
     group_top1 = report.group_accuracy(y_true, probs.argmax(axis=1), names, groups)
     if group_top1 is not None:
         metrics[f"{declared.group}_top1"] = group_top1

@@ -84,7 +84,7 @@ def real_minifigure_dataset(shared_data: Path, out: Path) -> Path:
     from pipeline.io import sha256_file
     from pipeline.params import Split
     from pipeline.providers.kaggle_layout import read_layout
-    from pipeline.split import assign, materialise
+    from pipeline.split import SplitTable, assign, materialise
 
     root = shared_data / "lego-minifigures"
     layout = read_layout(root)
@@ -93,8 +93,9 @@ def real_minifigure_dataset(shared_data: Path, out: Path) -> Path:
         sha256=[sha256_file(root / p) for p in layout["path"]], split_hint=None
     )
     settings = Split(val_fraction=0.15, test_fraction=0.15, min_val_per_class=1, calibration_fraction=0.1, refit=False)
-    assigned, _ = assign(rows, settings, seed=0)
-    materialise(assigned, root, out)
+    table = SplitTable.of(rows)
+    assign(table, settings, seed=0)
+    materialise(table, root, out)
     return out
 
 

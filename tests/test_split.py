@@ -10,16 +10,24 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from pipeline import split
 from pipeline.io import DataError, link_or_copy, list_images
-from pipeline.manifest import read_task_rows, task_rows
+from pipeline.manifest import iter_task_rows, read_task_rows, task_rows
 from pipeline.params import DEFAULT_TASKS, Split, declared
-from pipeline.split import assign, materialise
+from pipeline.split import SplitTable, materialise
 
 SETTINGS = Split(
     val_fraction=0.2, test_fraction=0.2, min_per_class=3, min_val_per_class=1, calibration_fraction=0, refit=False
 )
 
 TASKS = {task.name: task for task in declared(DEFAULT_TASKS)}
+
+
+def assign(rows: pd.DataFrame, settings: Split, seed: int) -> tuple[pd.DataFrame, dict]:
+    """`pipeline.split.assign` over `rows` in an in-memory table: the layout as one frame, and the report."""
+    table = SplitTable.of(rows)
+    report = split.assign(table, settings, seed)
+    return table.frame(), report
 
 
 def rows(per_class: dict[str, int], hint=None) -> pd.DataFrame:
@@ -125,7 +133,7 @@ def test_real_minifigures_keep_kaggle_test_split(shared_data, tmp_path):
     assert assigned["sha256"].is_unique
 
 
-def two_colour_sources(root: Path) -> pd.DataFrame:
+def two_colour_sources(root: Path) -> SplitTable:
     """Five pictures each of two classes under `root/src`, assigned to splits."""
     for label in ("red", "blue"):
         for i in range(5):
@@ -139,16 +147,17 @@ def two_colour_sources(root: Path) -> pd.DataFrame:
     manifest["character"] = manifest["path"].str.extract(r"src/([a-z]+)")[0]
     manifest["source"] = "minifigures"
     manifest["split_hint"] = None
-    return assign(task_rows(manifest, TASKS["minifigure"]), SETTINGS, seed=0)[0]
+    table = SplitTable.of(task_rows(manifest, TASKS["minifigure"]))
+    split.assign(table, SETTINGS, seed=0)
+    return table
 
 
 def test_materialise_links_the_ultralytics_layout_to_the_sources(tmp_path, capsys):
-    assigned = two_colour_sources(tmp_path)
-    table = materialise(assigned, tmp_path, tmp_path / "yolo")
+    table = pd.read_csv(materialise(two_colour_sources(tmp_path), tmp_path, tmp_path / "yolo"))
     assert sorted(p.relative_to(tmp_path / "yolo").parts[:2] for p in list_images(tmp_path / "yolo")) == sorted(
         (s, lab) for s, lab in zip(table["split"], table["label"])
     )
-    assert {p.name for p in (tmp_path / "yolo").iterdir()} == {"train", "val", "test"}
+    assert {p.name for p in (tmp_path / "yolo").iterdir()} == {"train", "val", "test", "split.csv"}
     for row in table.itertuples():  # the same inode: no picture's bytes are stored twice
         assert (tmp_path / "yolo" / row.file).stat().st_ino == (tmp_path / row.path).stat().st_ino
     assert "copied" not in capsys.readouterr().out
@@ -159,8 +168,7 @@ def test_materialise_copies_across_file_systems_and_says_so_in_one_line(tmp_path
     if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
         pytest.skip("no second file system to link across")
     with tempfile.TemporaryDirectory(dir=other) as sources:
-        assigned = two_colour_sources(Path(sources))
-        table = materialise(assigned, Path(sources), tmp_path / "yolo")
+        table = pd.read_csv(materialise(two_colour_sources(Path(sources)), Path(sources), tmp_path / "yolo"))
     assert all((tmp_path / "yolo" / f).stat().st_nlink == 1 for f in table["file"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         f"split: {tmp_path / 'yolo'}: hard links are not possible there, so {len(table)} of {len(table)} images were copied"
@@ -187,6 +195,22 @@ def test_a_task_reads_only_its_columns_of_the_manifest_and_a_missing_one_is_name
     assert "width" not in rows and "theme" not in rows
     with pytest.raises(DataError, match=f"^{manifest}: no column 'character' for task minifigure"):
         read_task_rows(manifest, TASKS["minifigure"])
+
+
+def test_the_manifest_read_in_chunks_gives_the_rows_and_class_names_it_gives_read_at_once(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    table = pd.DataFrame({"path": [f"{i}.jpg" for i in range(7)], "sha256": [str(i) for i in range(7)],
+                          "source": ["sets"] * 5 + ["feedback"] * 2, "split_hint": None,
+                          "theme_group": ["Technic/Bionicle", None, "Bulk Bricks", "Technic/Bionicle", "7",
+                                          "Technic-Bionicle", "New"]})  # fmt: skip
+    table.to_csv(manifest, index=False)
+    chunks = list(iter_task_rows(manifest, TASKS["theme"], chunk_rows=2))
+    assert len(chunks) == 4  # a feedback row's class is named by a source row read in an earlier chunk
+    whole = task_rows(table.astype({"theme_group": object}), TASKS["theme"])
+    assert pd.concat(chunks)["label"].tolist() == whole["label"].tolist()
+    assert whole["label"].tolist() == ["Technic-Bionicle", "Bulk Bricks", "Technic-Bionicle", "7",
+                                       "Technic-Bionicle", "New"]  # fmt: skip
+    assert pd.concat(chunks)["theme_group"].tolist()[-2] == "Technic/Bionicle"
 
 
 def test_per_class_validation_minimum():
