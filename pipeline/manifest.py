@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from pipeline.disk_table import CHUNK_ROWS
 from pipeline.io import DataError, gather, sha256_file, thread_map
 from pipeline.params import Task
 
@@ -21,8 +24,9 @@ SOURCE_COLUMNS = [
     "path", "sha256", "source", "split_hint", "character", "universe", "set_num", "theme_path", "theme", "theme_group",
 ]  # fmt: skip
 FACT_COLUMNS = ["width", "height", "bytes", "format", "mode"]
+FACTS = ("sha256", *FACT_COLUMNS)  # what `file_facts` finds in a picture
+FACT_DTYPES = {"width": "Int64", "height": "Int64", "bytes": "Int64"}  # integers, or empty for an unreadable picture
 SETS_LOG = "sets.jsonl"
-CHUNK_ROWS = 10_000  # manifest rows read at a time: a few MB whatever its length
 FEEDBACK = "feedback"  # people's corrections from the upload page: train images only (pipeline.split)
 
 
@@ -119,11 +123,23 @@ def file_facts(path: Path) -> dict:
     return facts
 
 
-def with_file_facts(rows: pd.DataFrame, root: Path, desc: str) -> pd.DataFrame:
-    """`rows` with each image's facts as columns."""
-    facts = thread_map(file_facts, (root / p for p in rows["path"]), desc, total=len(rows))
-    columns = gather(facts, ("sha256", "bytes", "width", "height", "format", "mode"))
-    return pd.concat([rows.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
+def with_file_facts(chunks: Iterable[pd.DataFrame], root: Path, total: int) -> Iterator[pd.DataFrame]:
+    """Each chunk of rows with its images' facts as columns (replacing any it had). The pictures are hashed on
+    worker threads straight across chunks, under one progress bar of `total` pictures."""
+    waiting: deque[pd.DataFrame] = deque()
+
+    def paths() -> Iterator[Path]:
+        for chunk in chunks:
+            if len(chunk):
+                waiting.append(chunk)  # before its first path: its facts cannot come back before it is here
+                yield from (root / p for p in chunk["path"])
+
+    facts = thread_map(file_facts, paths(), "hash images", total=total)
+    for first in facts:
+        chunk = waiting.popleft()
+        found = gather(chain([first], islice(facts, len(chunk) - 1)), FACTS)
+        rows = chunk.drop(columns=[c for c in FACTS if c in chunk]).reset_index(drop=True)
+        yield pd.concat([rows, pd.DataFrame(found)], axis=1)
 
 
 def minifigure_rows(layout: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +158,7 @@ def minifigure_rows(layout: pd.DataFrame, raw_dir: Path, root: Path, sets: pd.Da
     )
     for column in ("theme_path", "theme", "theme_group"):
         rows[column] = [known.at[s, column] if s else None for s in first_known]
-    return with_file_facts(rows, root, "hash minifigures")
+    return rows
 
 
 def task_folder_rows(folder: Path, root: Path, tasks: Sequence[Task], source: str) -> pd.DataFrame:
@@ -155,24 +171,30 @@ def task_folder_rows(folder: Path, root: Path, tasks: Sequence[Task], source: st
         for task in tasks
         for label, path in images(folder / task.name)
     ]
-    rows = pd.DataFrame(records, columns=["path", "source", "split_hint", *dict.fromkeys(t.label for t in tasks)])
-    return with_file_facts(rows, root, f"hash {source} images") if len(rows) else rows
+    return pd.DataFrame(records, columns=["path", "source", "split_hint", *dict.fromkeys(t.label for t in tasks)])
 
 
-def read_sets_log(raw_dir: Path) -> pd.DataFrame:
-    """The scrape stage's JSON-lines log, one record per set."""
+def iter_sets_log(raw_dir: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The scrape stage's JSON-lines log, one record per set, `chunk_rows` sets at a time (at least one chunk)."""
     path = raw_dir / SETS_LOG
+    columns = ["set_id", "name", "year", "image_url", "image", "sha256", "status"]
     try:
-        lines = path.read_text().splitlines()
+        handle = path.open()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found (run the scrape stage first)") from None
-    records = []
-    for number, line in enumerate(lines, 1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise DataError(f"{path}:{number}: not valid JSON") from None
-    return pd.DataFrame(records, columns=["set_id", "name", "year", "image_url", "image", "sha256", "status"])
+    with handle:
+        records: list[dict] = []
+        number = 0
+        for number, line in enumerate(handle, 1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise DataError(f"{path}:{number}: not valid JSON") from None
+            if len(records) == chunk_rows:
+                yield pd.DataFrame(records, columns=columns)
+                records = []
+        if records or not number:
+            yield pd.DataFrame(records, columns=columns)
 
 
 EXCLUDED_COLUMNS = ["set_num", "name", "theme_path", "reason"]
@@ -238,9 +260,25 @@ def set_rows(
         "ungrouped_themes": labelled.loc[unmapped, "theme_path"].value_counts().to_dict(),  # root or left-out sub-theme
         "per_group": kept["theme_group"].value_counts().sort_index().to_dict(),
     }
-    return with_file_facts(rows, root, "hash set images"), report, excluded
+    return rows, report, excluded
 
 
-def build(parts: list[pd.DataFrame], tasks: Sequence[Task]) -> pd.DataFrame:
-    manifest = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    return manifest.reindex(columns=columns(tasks)).sort_values("path", ignore_index=True)
+def add_counts(total: dict, part: dict) -> dict:
+    """`set_rows`' reports of two chunks of the log as one: counts added, per key where they are counted per key."""
+    summed: dict = {}
+    for key in dict.fromkeys([*total, *part]):
+        mine, theirs = total.get(key), part.get(key)
+        if isinstance(mine, dict) or isinstance(theirs, dict):
+            summed[key] = add_counts(mine or {}, theirs or {})
+        else:
+            summed[key] = (mine or 0) + (theirs or 0)
+    return summed
+
+
+def sorted_counts(report: dict) -> dict:
+    """`add_counts`' sum in `set_rows`' order: groups by name, ungrouped themes most frequent first."""
+    ungrouped = sorted(report.get("ungrouped_themes", {}).items(), key=lambda item: (-item[1], item[0]))
+    return report | {
+        "ungrouped_themes": dict(ungrouped),
+        "per_group": dict(sorted(report.get("per_group", {}).items())),
+    }

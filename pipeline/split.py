@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.disk_table import CHUNK_ROWS
 from pipeline.io import DataError, atomic_path, link_or_copy, reset_dir
 from pipeline.manifest import FEEDBACK
 from pipeline.params import Split
@@ -33,7 +34,6 @@ SPLITS = ("train", "val", "calibration", "test")
 ROW_COLUMNS = ("path", "sha256", "source", "split_hint", "label")
 LAYOUT_COLUMNS = ("split", "label", "path", "sha256", "copy")
 FILE_COLUMNS = ["file", "split", "label", "path", "sha256", "copy"]  # split.csv
-CHUNK_ROWS = 10_000
 _HINT_RANK = "CASE split_hint WHEN 'test' THEN 0 WHEN 'val' THEN 1 WHEN 'train' THEN 2 ELSE 3 END"
 _SCHEMA = """
 CREATE TABLE rows (id INTEGER PRIMARY KEY, path TEXT, sha256 TEXT, source TEXT, split_hint TEXT, label TEXT);

@@ -41,7 +41,9 @@ def test_custom_folder_becomes_validated_minifigure_rows(tmp_path):
     rows = manifest.task_folder_rows(tmp_path / "data" / "raw" / "custom", tmp_path, config.declared_tasks(), "custom")
     assert sorted(set(rows["character"])) == ["iron-man-keyring", "my-robot"]
     assert rows["path"].str.startswith("data/raw/custom/").all()
-    table = manifest.build([rows], config.declared_tasks())
+    table = next(manifest.with_file_facts([rows], tmp_path, total=len(rows))).reindex(
+        columns=manifest.columns(config.declared_tasks())
+    )
     report = validate_manifest(check_images(table, tmp_path), Validate(), tmp_path / "docs", config.declared_tasks())
     assert report.success, report.summary()
     task = manifest.task_rows(table, config.task("minifigure"))
