@@ -8,13 +8,14 @@ import hashlib
 import io
 import math
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from PIL import Image
 
-from pipeline.io import gather, thread_map
+from pipeline.io import thread_map_chunks
 
 CHECK_COLUMNS = (
     "decodes",
@@ -60,25 +61,27 @@ def _check_one(root: Path, rel: Any, expected_sha: Any) -> dict[str, Any]:
     return out
 
 
-def check_images(manifest: pd.DataFrame, root: Path, threads: int = 4) -> pd.DataFrame:
-    """Open and fully decode every image of `manifest` (paths relative to `root`).
+def check_images(chunks: Iterable[pd.DataFrame], root: Path, total: int, threads: int = 4) -> Iterator[pd.DataFrame]:
+    """Open and fully decode every image of each chunk of manifest rows (paths relative to `root`), on worker threads
+    straight across chunks under one progress bar of `total` images.
 
-    Returns a copy of `manifest` with `decodes` (bool), `actual_width`, `actual_height`,
-    `actual_bytes` (floats, NaN when unknown), `actual_mode` (str or None), `hash_matches` (bool:
-    sha256 of the file's bytes equals the manifest's `sha256`) and `decode_error` (None or the
-    error text). A missing file gives decodes False, hash_matches False and NaNs.
+    Yields each chunk with `decodes` (bool), `actual_width`, `actual_height`, `actual_bytes` (floats, NaN when
+    unknown), `actual_mode` (str or None), `hash_matches` (bool: sha256 of the file's bytes equals the manifest's
+    `sha256`) and `decode_error` (None or the error text). A missing file gives decodes False, hash_matches False
+    and NaNs.
     """
     root = Path(root)
-    paths = manifest["path"] if "path" in manifest else [None] * len(manifest)
-    shas = manifest["sha256"] if "sha256" in manifest else [None] * len(manifest)
-    jobs = zip(paths, shas, strict=True)
-    checked_one = thread_map(lambda job: _check_one(root, *job), jobs, "check images", len(manifest), threads)
-    found = pd.DataFrame(gather(checked_one, CHECK_COLUMNS), index=manifest.index)
-    found["decodes"] = found["decodes"].astype(bool)
-    found["hash_matches"] = found["hash_matches"].astype(bool)
-    for col in ("actual_width", "actual_height", "actual_bytes"):
-        found[col] = found[col].astype("float64")
-    found["actual_mode"] = found["actual_mode"].astype(object)
-    found["decode_error"] = found["decode_error"].astype(object)
-    checked = manifest.drop(columns=[c for c in CHECK_COLUMNS if c in manifest.columns]).copy()
-    return pd.concat([checked, found], axis=1)
+
+    def check(row: Any) -> dict[str, Any]:
+        return _check_one(root, getattr(row, "path", None), getattr(row, "sha256", None))
+
+    for chunk, results in thread_map_chunks(check, chunks, CHECK_COLUMNS, "check images", total, threads):
+        found = pd.DataFrame(results, index=chunk.index)
+        found["decodes"] = found["decodes"].astype(bool)
+        found["hash_matches"] = found["hash_matches"].astype(bool)
+        for col in ("actual_width", "actual_height", "actual_bytes"):
+            found[col] = found[col].astype("float64")
+        found["actual_mode"] = found["actual_mode"].astype(object)
+        found["decode_error"] = found["decode_error"].astype(object)
+        checked = chunk.drop(columns=[c for c in CHECK_COLUMNS if c in chunk.columns])
+        yield pd.concat([checked, found], axis=1)

@@ -11,8 +11,9 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain, islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 from tqdm import tqdm
@@ -126,6 +127,30 @@ def thread_map(
         while pending:
             yield pending.popleft().result()
             bar.update(1)
+
+
+def thread_map_chunks(
+    fn: Callable[[Any], dict],
+    chunks: Iterable[pd.DataFrame],
+    columns: Sequence[str],
+    desc: str,
+    total: int,
+    threads: int = 4,
+) -> Iterator[tuple[pd.DataFrame, dict[str, list]]]:
+    """`fn` over every row (a named tuple) of every chunk, on worker threads straight across chunks under one
+    progress bar of `total` rows; yields each chunk with `fn`'s results gathered into `columns`."""
+    waiting: deque[pd.DataFrame] = deque()
+
+    def rows() -> Iterator[Any]:
+        for chunk in chunks:
+            if len(chunk):
+                waiting.append(chunk)  # before its first row: its results cannot come back before it is here
+                yield from chunk.itertuples(index=False)
+
+    results = thread_map(fn, rows(), desc, total, threads)
+    for first in results:
+        chunk = waiting.popleft()
+        yield chunk, gather(chain([first], islice(results, len(chunk) - 1)), columns)
 
 
 def gather(records: Iterable[dict], columns: Sequence[str]) -> dict[str, list]:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, islice
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from pipeline.disk_table import CHUNK_ROWS
-from pipeline.io import DataError, gather, sha256_file, thread_map
+from pipeline.io import DataError, sha256_file, thread_map_chunks
 from pipeline.params import Task
 
 # What the providers know of an image; each declared task's label (and group) column is added after them.
@@ -124,20 +122,9 @@ def file_facts(path: Path) -> dict:
 
 
 def with_file_facts(chunks: Iterable[pd.DataFrame], root: Path, total: int) -> Iterator[pd.DataFrame]:
-    """Each chunk of rows with its images' facts as columns (replacing any it had). The pictures are hashed on
-    worker threads straight across chunks, under one progress bar of `total` pictures."""
-    waiting: deque[pd.DataFrame] = deque()
-
-    def paths() -> Iterator[Path]:
-        for chunk in chunks:
-            if len(chunk):
-                waiting.append(chunk)  # before its first path: its facts cannot come back before it is here
-                yield from (root / p for p in chunk["path"])
-
-    facts = thread_map(file_facts, paths(), "hash images", total=total)
-    for first in facts:
-        chunk = waiting.popleft()
-        found = gather(chain([first], islice(facts, len(chunk) - 1)), FACTS)
+    """Each chunk of rows with its images' facts as columns (replacing any it had), hashed on worker threads
+    straight across chunks under one progress bar of `total` pictures."""
+    for chunk, found in thread_map_chunks(lambda row: file_facts(root / row.path), chunks, FACTS, "hash images", total):
         rows = chunk.drop(columns=[c for c in FACTS if c in chunk]).reset_index(drop=True)
         yield pd.concat([rows, pd.DataFrame(found)], axis=1)
 

@@ -2,21 +2,22 @@
 
 Two steps:
 
-* `check_images(manifest, root)` opens and fully decodes every image listed in the manifest and
+* `check_images(chunks, root, total)` opens and fully decodes every image listed in the manifest and
   adds what it actually found (`decodes`, `actual_width`, `actual_height`, `actual_mode`,
-  `actual_bytes`, `hash_matches`, `decode_error`).
+  `actual_bytes`, `hash_matches`, `decode_error`); `check_manifest` writes those rows, a chunk at a
+  time, into a SQLite table (`pipeline.disk_table`).
 * `validate_manifest(checked, settings, docs_dir, tasks)` runs a GX Core 1.x Expectation Suite over that
-  frame (in an ephemeral context, through a pandas DataFrame asset), renders GX Data Docs into
-  `docs_dir` and returns a small, JSON-friendly `ValidationReport`.
+  table (in an ephemeral context, through GX's SQLite table asset: the checks run as SQL queries, so
+  memory does not grow with the manifest), renders GX Data Docs into `docs_dir` and returns a small,
+  JSON-friendly `ValidationReport`.
 
 GX 1.x objects used (the 0.x API — `ge.from_pandas`, `context.sources`, `validator.expect_*` — is
-gone): `gx.get_context(mode="ephemeral")`, `context.data_sources.add_pandas(...)
-.add_dataframe_asset(...).add_batch_definition_whole_dataframe(...)`, `gx.ExpectationSuite` +
+gone): `gx.get_context(mode="ephemeral")`, `context.data_sources.add_sqlite(...)
+.add_table_asset(...).add_batch_definition_whole_table(...)`, `gx.ExpectationSuite` +
 `great_expectations.expectations.Expect*`, row conditions as
 `great_expectations.expectations.row_conditions.Column(...)` objects (string `row_condition` with
 `condition_parser="pandas"` is deprecated since GX 1.9), `gx.ValidationDefinition`,
-`gx.Checkpoint` with `gx.checkpoint.UpdateDataDocsAction`, run with
-`batch_parameters={"dataframe": df}`.
+`gx.Checkpoint` with `gx.checkpoint.UpdateDataDocsAction`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +33,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.image_checks import CHECK_COLUMNS
+from pipeline.disk_table import CHUNK_ROWS, DiskTable, quoted
+from pipeline.image_checks import CHECK_COLUMNS, check_images
 from pipeline.params import SHARED_SOURCES, Task, Validate
 
 os.environ["GX_ANALYTICS_ENABLED"] = "False"  # no network: never send usage statistics
@@ -43,6 +46,7 @@ SPLIT_HINTS = ("train", "val", "test")
 LABELLED = "labelled"  # computed before the suite runs: the row has a class in some task's label column
 SHA256_REGEX = r"^[0-9a-f]{64}$"
 EXAMPLES = 5
+FLAGS = ("decodes", "hash_matches", LABELLED)  # true or false: SQLite keeps them as 1 or 0, the report as booleans
 # --------------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------------
@@ -213,6 +217,8 @@ def _failure(result: Any) -> Failure:
         idx = indices[i] if i < len(indices) else None
         path = idx.get("path") if isinstance(idx, dict) else None
         value = values[i] if i < len(values) else None
+        if column in FLAGS and value is not None:
+            value = bool(value)
         examples.append({"path": _plain(path), "value": _plain(value)})
     condition = _condition_text(kwargs.get("row_condition"))
     error = ""
@@ -237,10 +243,26 @@ def _clear_site(docs_dir: Path) -> None:
         shutil.rmtree(docs_dir / name, ignore_errors=True)
 
 
-def validate_manifest(
-    checked: pd.DataFrame, settings: Validate, docs_dir: Path, tasks: Sequence[Task]
+def check_manifest(
+    manifest: Path, root: Path, settings: Validate, docs_dir: Path, tasks: Sequence[Task]
 ) -> ValidationReport:
-    """Run the manifest Expectation Suite on `checked` (the output of `check_images`).
+    """`check_images` over the manifest at `manifest` (image paths relative to `root`), a chunk of rows at a time
+    into a table on disk, then `validate_manifest` over that table."""
+    columns = list(pd.read_csv(manifest, nrows=0).columns)
+    total = sum(len(chunk) for chunk in pd.read_csv(manifest, usecols=[0], chunksize=CHUNK_ROWS))
+    with (
+        tempfile.TemporaryDirectory(prefix="validate-") as scratch,
+        DiskTable(Path(scratch) / "checked.db", [*columns, *CHECK_COLUMNS], name="manifest") as checked,
+    ):
+        for rows in check_images(pd.read_csv(manifest, chunksize=CHUNK_ROWS), root, total):
+            checked.append(rows)
+        return validate_manifest(checked, settings, docs_dir, tasks)
+
+
+def validate_manifest(
+    checked: DiskTable, settings: Validate, docs_dir: Path, tasks: Sequence[Task]
+) -> ValidationReport:
+    """Run the manifest Expectation Suite on `checked` (manifest rows with `check_images`' columns).
 
     Writes GX Data Docs into `docs_dir` (`docs_dir/index.html` links to the validation result).
     Nothing else is written: the GX context is ephemeral (in memory).
@@ -253,7 +275,6 @@ def validate_manifest(
     docs_dir.mkdir(parents=True, exist_ok=True)
     _clear_site(docs_dir)
 
-    frame = checked.reset_index(drop=True)
     missing = [
         c
         for c in (
@@ -268,11 +289,12 @@ def validate_manifest(
             "bytes",
             *CHECK_COLUMNS,
         )
-        if c not in frame.columns
+        if c not in checked.columns
     ]
     if missing:
         raise ValueError(f"manifest is missing columns {missing} (run check_images first)")
-    frame[LABELLED] = frame[list(dict.fromkeys(task.label for task in tasks))].notna().any(axis=1)
+    labels = dict.fromkeys(task.label for task in tasks)
+    checked.add_column(LABELLED, " OR ".join(f"{quoted(label)} IS NOT NULL" for label in labels))
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -291,9 +313,9 @@ def validate_manifest(
         },
     )
     batch_definition = (
-        context.data_sources.add_pandas("manifest")
-        .add_dataframe_asset("manifest")
-        .add_batch_definition_whole_dataframe("manifest")
+        context.data_sources.add_sqlite("manifest", connection_string=f"sqlite:///{checked.path}")
+        .add_table_asset("manifest", table_name=checked.name)
+        .add_batch_definition_whole_table("manifest")
     )
     suite = context.suites.add(build_suite(settings, tasks))
     definition = context.validation_definitions.add(
@@ -311,7 +333,7 @@ def validate_manifest(
             },
         )
     )
-    run = checkpoint.run(batch_parameters={"dataframe": frame})
+    run = checkpoint.run()
     (result,) = run.run_results.values()
 
     stats = result.statistics
@@ -319,7 +341,7 @@ def validate_manifest(
     index = docs_dir / "index.html"
     return ValidationReport(
         success=bool(result.success),
-        rows=len(frame),
+        rows=len(checked),
         evaluated=int(stats["evaluated_expectations"]),
         successful=int(stats["successful_expectations"]),
         failures=failures,

@@ -1,11 +1,8 @@
 """DVC stage `validate`: Great Expectations suite over the manifest plus image checks; fails on bad data."""
 
-import pandas as pd
-
 from pipeline import cli, io, params, paths
 from pipeline.data_docs import make_offline
-from pipeline.image_checks import check_images
-from pipeline.validation import validate_manifest
+from pipeline.validation import check_manifest
 
 RESULT = paths.REPORTS / "validate" / "results.json"
 DOCS = paths.REPORTS / "validate" / "data_docs"
@@ -13,8 +10,7 @@ DOCS = paths.REPORTS / "validate" / "data_docs"
 
 def main() -> None:
     config = params.load()
-    table = pd.read_csv(paths.MANIFEST)
-    report = validate_manifest(check_images(table, paths.PROJECT_ROOT), config.validate_, DOCS, config.declared_tasks())
+    report = check_manifest(paths.MANIFEST, paths.PROJECT_ROOT, config.validate_, DOCS, config.declared_tasks())
     io.write_json(RESULT, report.to_json())
     print(report.summary())
     online = make_offline(DOCS)

@@ -9,11 +9,10 @@ import pytest
 from PIL import Image
 
 from pipeline import manifest, params
-from pipeline.image_checks import check_images
 from pipeline.io import DataError
 from pipeline.params import Params, Validate
 from pipeline.providers import copy_custom, fetch_minifigures
-from pipeline.validation import validate_manifest
+from pipeline.validation import check_manifest
 
 
 def photos(folder: Path, task: str = "minifigure") -> Path:
@@ -44,7 +43,8 @@ def test_custom_folder_becomes_validated_minifigure_rows(tmp_path):
     table = next(manifest.with_file_facts([rows], tmp_path, total=len(rows))).reindex(
         columns=manifest.columns(config.declared_tasks())
     )
-    report = validate_manifest(check_images(table, tmp_path), Validate(), tmp_path / "docs", config.declared_tasks())
+    table.to_csv(tmp_path / "manifest.csv", index=False)
+    report = check_manifest(tmp_path / "manifest.csv", tmp_path, Validate(), tmp_path / "docs", config.declared_tasks())
     assert report.success, report.summary()
     task = manifest.task_rows(table, config.task("minifigure"))
     assert len(task) == 8 and set(task["label"]) == {"iron-man-keyring", "my-robot"}

@@ -12,12 +12,14 @@ import pytest
 from PIL import Image
 
 from pipeline.data_docs import make_offline, offline_text
+from pipeline.disk_table import DiskTable
 from pipeline.image_checks import check_images
 from pipeline.params import DEFAULT_TASKS, Validate, declared
 from pipeline.validation import (
     SUITE_NAME,
     Failure,
     ValidationReport,
+    check_manifest,
     validate_manifest,
 )
 from tests.browser import CHROMIUM, offline_page
@@ -92,9 +94,13 @@ def settings() -> Validate:
 
 
 def _run(rows: list[dict], root: Path, tmp_path: Path, settings: Validate) -> ValidationReport:
-    manifest = _as_read_from_csv(rows, tmp_path)
-    checked = check_images(manifest, root)
-    return validate_manifest(checked, settings, tmp_path / "docs", TASKS)
+    """What the validate stage does: the manifest's images checked into a table on disk, the suite run over it."""
+    _as_read_from_csv(rows, tmp_path)
+    return check_manifest(tmp_path / "manifest.csv", root, settings, tmp_path / "docs", TASKS)
+
+
+def _checked(manifest: pd.DataFrame, root: Path) -> pd.DataFrame:
+    return pd.concat(check_images([manifest], root, len(manifest)))
 
 
 def _only(report: ValidationReport, expectation: str, column: str) -> Failure:
@@ -109,8 +115,7 @@ def _only(report: ValidationReport, expectation: str, column: str) -> Failure:
 
 
 def test_check_images_records_what_is_on_disk(root, rows, tmp_path):
-    manifest = _as_read_from_csv(rows, tmp_path)
-    checked = check_images(manifest, root)
+    checked = _checked(_as_read_from_csv(rows, tmp_path), root)
 
     assert len(checked) == len(IMAGES)
     assert list(checked.columns[: len(COLUMNS)]) == COLUMNS
@@ -127,7 +132,7 @@ def test_check_images_missing_and_corrupt_files(root, rows, tmp_path):
     (root / IMAGES[0][0]).unlink()
     corrupt = root / IMAGES[1][0]
     corrupt.write_bytes(corrupt.read_bytes()[:200])  # header intact, scan data truncated
-    checked = check_images(_as_read_from_csv(rows, tmp_path), root)
+    checked = _checked(_as_read_from_csv(rows, tmp_path), root)
 
     missing = checked.iloc[0]
     assert bool(missing["decodes"]) is False
@@ -268,12 +273,7 @@ def test_small_image_fails_min_side(root, rows, tmp_path, settings):
     assert failure.examples == [{"path": rel, "value": 16}]
     assert len(report.failures) == 1, report.summary()  # height 40 >= 32 is fine
 
-    report = validate_manifest(
-        check_images(_as_read_from_csv(rows, tmp_path), root),
-        Validate(min_side=8, max_side=90),
-        tmp_path / "docs",
-        TASKS,
-    )
+    report = _run(rows, root, tmp_path, Validate(min_side=8, max_side=90))
     assert _only(report, "expect_column_values_to_be_between", "width").examples == [
         {"path": rows[5]["path"], "value": 96}
     ]
@@ -312,8 +312,10 @@ def test_report_json_is_flat_and_serialisable(root, rows, tmp_path, settings):
 
 
 def test_missing_columns_are_reported(tmp_path, settings):
-    with pytest.raises(ValueError, match="decodes"):
-        validate_manifest(pd.DataFrame({"path": ["a.jpg"]}), settings, tmp_path / "docs", TASKS)
+    with DiskTable(tmp_path / "checked.db", ["path"], name="manifest") as table:
+        table.append(pd.DataFrame({"path": ["a.jpg"]}))
+        with pytest.raises(ValueError, match="decodes"):
+            validate_manifest(table, settings, tmp_path / "docs", TASKS)
 
 
 # --------------------------------------------------------------------------------------------------
