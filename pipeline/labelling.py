@@ -1,13 +1,12 @@
 """The label stage's work: every source's pictures listed, hashed and written out as one manifest sorted by path.
 
 The rows go through two tables on disk (`pipeline.disk_table`): the sources' listing, then the same rows with each
-picture's hash and header facts. So the stage holds a chunk of rows at a time, plus the Kaggle index (`layout`),
-which its reader checks as a whole."""
+picture's hash and header facts. So the stage holds a chunk of rows at a time, whatever the number of pictures."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ class RawFolders:
 
 
 def write_manifest(
-    layout: pd.DataFrame,
+    layout: Iterable[pd.DataFrame],
     labelled: pd.DataFrame,
     raw: RawFolders,
     root: Path,
@@ -39,8 +38,8 @@ def write_manifest(
     chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
     """Write the manifest to `target` and every logged set left out to `excluded_target` (sorted by reason, then
-    set number); return the counts of the label report. `layout` is the Kaggle index (`read_layout`), `labelled`
-    the catalogue's sets with their themes (`read_labelled`)."""
+    set number); return the counts of the label report. `layout` is the Kaggle index's rows in chunks
+    (`KaggleIndex.chunks`), `labelled` the catalogue's sets with their themes (`read_labelled`)."""
     columns = manifest.columns(tasks)
     with tempfile.TemporaryDirectory(prefix="label-") as scratch:
         folder = Path(scratch)
@@ -49,8 +48,8 @@ def write_manifest(
             DiskTable(folder / "excluded.db", manifest.EXCLUDED_COLUMNS, chunk_rows) as excluded,
         ):
             counts = {"minifigure_images": 0, "minifigures_with_theme": 0}
-            for start in range(0, len(layout), chunk_rows):
-                figures = manifest.minifigure_rows(layout.iloc[start : start + chunk_rows], raw.minifigures, root, labelled)  # fmt: skip
+            for rows in layout:
+                figures = manifest.minifigure_rows(rows, raw.minifigures, root, labelled)
                 listed.append(figures)
                 counts = manifest.add_counts(counts, {"minifigure_images": len(figures),
                                                       "minifigures_with_theme": int(figures["theme"].notna().sum())})  # fmt: skip

@@ -7,12 +7,11 @@ from pipeline.providers import copy_custom, fetch_minifigures
 
 def main() -> None:
     config = params.load()
-    rows = fetch_minifigures(config, paths.RAW_MINIFIGURES)
+    listed = fetch_minifigures(config, paths.RAW_MINIFIGURES)
     custom = copy_custom(config, paths.RAW_CUSTOM)
     own = ", ".join(f"{task} {sum(c.values())} in {len(c)} classes" for task, c in custom.items() if c) or "none"
-    print(
-        f"download: {len(rows)} images, {rows['class_id'].nunique()} classes → {paths.RAW_MINIFIGURES}; own images: {own}"
-    )
+    images, classes = (len(listed), listed.classes) if listed else (0, 0)
+    print(f"download: {images} images, {classes} classes → {paths.RAW_MINIFIGURES}; own images: {own}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ of every image."""
 
 from pipeline import cli, io, params, paths
 from pipeline.labelling import RawFolders, write_manifest
-from pipeline.providers.kaggle_layout import EMPTY_LAYOUT, read_layout
+from pipeline.providers.kaggle_layout import INDEX, KaggleIndex
 from pipeline.themes import read_labelled
 
 REPORT = paths.REPORTS / "label.json"
@@ -13,7 +13,7 @@ EXCLUDED = paths.REPORTS / "label" / "excluded_sets.csv"  # one row per logged s
 def main() -> None:
     tasks = params.load().declared_tasks()
     labelled = read_labelled(paths.LABELLED_SETS)
-    layout = read_layout(paths.RAW_MINIFIGURES) if (paths.RAW_MINIFIGURES / "index.csv").is_file() else EMPTY_LAYOUT
+    layout = KaggleIndex(paths.RAW_MINIFIGURES).chunks() if (paths.RAW_MINIFIGURES / INDEX).is_file() else []
     raw = RawFolders(paths.RAW_MINIFIGURES, paths.RAW_SETS, paths.RAW_CUSTOM, paths.RAW_FEEDBACK)
     report = write_manifest(layout, labelled, raw, paths.PROJECT_ROOT, tasks, paths.MANIFEST, EXCLUDED)
     report["excluded_sets"] = EXCLUDED.relative_to(paths.PROJECT_ROOT).as_posix()

@@ -53,7 +53,7 @@ def test_custom_folder_becomes_validated_minifigure_rows(tmp_path):
 def test_provider_none_leaves_only_the_custom_classes(tmp_path):
     config = custom_params(photos(tmp_path / "mine"), provider="none")
     layout = fetch_minifigures(config, tmp_path / "minifigures")
-    assert layout.empty and not any((tmp_path / "minifigures").iterdir())
+    assert layout is None and not any((tmp_path / "minifigures").iterdir())
 
 
 def test_a_folder_named_after_no_task_is_refused_with_the_layout(tmp_path):

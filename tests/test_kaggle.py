@@ -206,7 +206,7 @@ def test_an_escaping_zip_entry_is_refused_at_ingest(tmp_path):
 
 def test_the_downloaded_zip_ingests_into_the_kaggle_layout(service, tmp_path):
     target = fetch(service, tmp_path / "minifigures.zip")
-    rows = kaggle_layout.ingest(target, tmp_path / "raw" / "minifigures")
+    rows = kaggle_layout.ingest(target, tmp_path / "raw" / "minifigures").frame()
     assert (tmp_path / "raw" / "minifigures" / "index.csv").is_file()
     assert (rows["split_hint"] == "test").any()
     if REAL_LAYOUT.is_dir():

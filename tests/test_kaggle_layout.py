@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -41,6 +42,22 @@ def test_reads_the_real_37_class_copy(shared_data):
     assert rows["universe"].notna().all()
     assert set(rows["universe"]) == {"marvel", "star-wars", "harry-potter", "jurassic-world"}
     assert rows.loc[rows["path"] == "test/001.jpg", "character"].item() == "32-jannah"
+
+
+def test_the_real_copy_read_a_few_rows_at_a_time_is_the_copy_read_at_once(shared_data):
+    listed = kaggle_layout.KaggleIndex(shared_data / "lego-minifigures", chunk_rows=7)
+    chunks = list(listed.chunks())
+    assert max(len(c) for c in chunks) == 7 and len(listed) == sum(len(c) for c in chunks) and listed.classes == 37
+    whole = kaggle_layout.read_layout(shared_data / "lego-minifigures")
+    assert pd.concat(chunks, ignore_index=True).equals(whole)  # the universe and the width of ids found in every chunk
+
+
+def test_missing_listed_images_are_counted_over_the_whole_index(tmp_path):
+    root = old_schema(tmp_path)
+    (root / "marvel/0001/001.jpg").unlink()
+    (root / "star-wars/0001/003.jpg").unlink()
+    with pytest.raises(DataError, match="2 listed image\\(s\\) missing, e.g. marvel/0001/001.jpg"):
+        kaggle_layout.KaggleIndex(root, chunk_rows=1)
 
 
 def test_reads_the_old_schema_with_cp1252_metadata(tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 from pipeline import io, manifest
 from pipeline.labelling import RawFolders, write_manifest
 from pipeline.params import DEFAULT_TASKS, declared
-from pipeline.providers.kaggle_layout import read_layout
+from pipeline.providers.kaggle_layout import KaggleIndex
 from pipeline.themes import label_sets
 
 
@@ -87,7 +87,7 @@ def test_the_manifest_written_a_few_rows_at_a_time_is_the_one_written_at_once(tm
     written = {}
     for chunk_rows in (2, 10_000):
         out = tmp_path / str(chunk_rows)
-        report = write_manifest(read_layout(raw.minifigures), labelled, raw, tmp_path, tasks, out / "manifest.csv",
+        report = write_manifest(KaggleIndex(raw.minifigures, chunk_rows).chunks(), labelled, raw, tmp_path, tasks, out / "manifest.csv",
                                 out / "excluded.csv", chunk_rows)  # fmt: skip
         written[chunk_rows] = (report, (out / "manifest.csv").read_bytes(), (out / "excluded.csv").read_bytes())
     assert written[2] == written[10_000]

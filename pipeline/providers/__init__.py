@@ -14,13 +14,12 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import pandas as pd
 from pydantic import BaseModel
 
 from pipeline.feedback import collect
 from pipeline.io import DataError
 from pipeline.params import Params
-from pipeline.providers import catalogue, minifigures, sets
+from pipeline.providers import catalogue, kaggle_layout, minifigures, sets
 from pipeline.source_params import (
     BrickInsightsSource,
     KaggleSource,
@@ -58,7 +57,7 @@ class Provider(Protocol[Fetched]):
 
 
 Factory = Callable[[Any, Params], Provider[Fetched]]
-MINIFIGURES: dict[type[BaseModel], Factory[pd.DataFrame]] = {
+MINIFIGURES: dict[type[BaseModel], Factory[kaggle_layout.KaggleIndex | None]] = {
     SyntheticMinifiguresSource: minifigures.Synthetic,
     LocalMinifiguresSource: minifigures.Local,
     KaggleSource: minifigures.Kaggle,
@@ -82,8 +81,8 @@ def provider_for(source: BaseModel, params: Params) -> Provider[object]:
     return PROVIDERS[type(source)](source, params)
 
 
-def fetch_minifigures(params: Params, target: Path) -> pd.DataFrame:
-    """Fill `target` with a Kaggle-layout copy of the minifigure photos; returns its listed rows."""
+def fetch_minifigures(params: Params, target: Path) -> kaggle_layout.KaggleIndex | None:
+    """Fill `target` with a Kaggle-layout copy of the minifigure photos; returns its index (None: no photos)."""
     return MINIFIGURES[type(params.sources.minifigures)](params.sources.minifigures, params).fetch(target)
 
 

@@ -9,20 +9,20 @@ copies (some of test images), which would leak into training.
 from __future__ import annotations
 
 import ast
-import io
 import re
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.disk_table import CHUNK_ROWS
 from pipeline.io import DataError, reset_dir
 
 INDEX, TEST, METADATA = "index.csv", "test.csv", "metadata.csv"
 SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "test": "test"}
-EMPTY_LAYOUT = pd.DataFrame(columns=["path", "class_id", "split_hint", "character", "universe", "set_nums"])
 
 
 def find_root(folder: Path) -> Path:
@@ -54,16 +54,28 @@ def extract_zip(archive: Path, target: Path) -> Path:
     return target
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark) where the whole file decodes so, else Windows-1252 (older copies),
+    read a block at a time."""
     try:
-        text = raw.decode("utf-8-sig")
+        with path.open(encoding="utf-8-sig") as handle:
+            while handle.read(1 << 20):
+                pass
     except UnicodeDecodeError:
-        text = raw.decode("cp1252")
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """`path`'s rows, `chunk_rows` at a time (at least one chunk, its columns named)."""
     try:
-        return pd.read_csv(io.StringIO(text))
+        yield from pd.read_csv(path, encoding=_encoding(path), chunksize=chunk_rows)
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.concat(_csv_chunks(path, CHUNK_ROWS), ignore_index=True)
 
 
 def _literal_list(value: object, path: Path, column: str) -> list:
@@ -94,58 +106,87 @@ def read_metadata(root: Path) -> pd.DataFrame:
     return meta[["class_id", "minifigure_name", "set_nums"]]
 
 
-def _read_index(root: Path) -> pd.DataFrame:
-    path = root / INDEX
-    index = _read_csv(path)
-    index = index.loc[:, ~index.columns.str.startswith("Unnamed")]
-    missing = {"path", "class_id"} - set(index.columns)
-    if missing:
-        raise DataError(f"{path}: missing column(s) {sorted(missing)} (expected path,class_id[,train-valid])")
-    if "train-valid" in index:
-        unknown = set(index["train-valid"].dropna()) - set(SPLIT_NAMES)
-        if unknown:
-            raise DataError(f"{path}: column 'train-valid' has unknown value(s) {sorted(unknown)}")
-        index["split_hint"] = index["train-valid"].map(SPLIT_NAMES)
-    else:
-        index["split_hint"] = "train"
-    frames = [index[["path", "class_id", "split_hint"]]]
-    test_path = root / TEST
-    if test_path.is_file():
-        test = _read_csv(test_path)
-        missing = {"path", "class_id"} - set(test.columns)
-        if missing:
-            raise DataError(f"{test_path}: missing column(s) {sorted(missing)}")
-        frames.append(test[["path", "class_id"]].assign(split_hint="test"))
-    return pd.concat(frames, ignore_index=True)
+class KaggleIndex:
+    """The images a Kaggle-layout folder lists: `path` (relative), `class_id`, `split_hint`, `character`, `universe`,
+    `set_nums`. Opening it checks the CSVs whole (columns, values, every listed image on disk) in one pass that keeps a
+    few facts per class; `chunks()` then reads the rows `chunk_rows` at a time, so memory does not grow with them."""
+
+    def __init__(self, root: Path, chunk_rows: int = CHUNK_ROWS) -> None:
+        self.root, self.chunk_rows = Path(root), chunk_rows
+        meta = read_metadata(self.root).set_index("class_id")
+        self.names, self.set_nums = meta["minifigure_name"].to_dict(), meta["set_nums"].to_dict()
+        self.universe_of: dict[int, str] = {}
+        count, classes, absent, first_absent = 0, set(), 0, None
+        for rows in self._rows():
+            count += len(rows)
+            classes.update(rows["class_id"])
+            missing = [p for p in rows["path"] if not (self.root / p).is_file()]
+            absent, first_absent = absent + len(missing), first_absent or next(iter(missing), None)
+            folders = rows.loc[rows["split_hint"] != "test", ["class_id", "path"]]
+            self.universe_of |= {
+                cid: Path(p).parts[0] for cid, p in zip(folders["class_id"], folders["path"]) if len(Path(p).parts) > 2
+            }
+        if absent:
+            raise DataError(f"{self.root}: {absent} listed image(s) missing, e.g. {first_absent}")
+        self.count, self.classes = count, len(classes)
+        self.width = max(2, len(str(max(classes, default=0))))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _rows(self) -> Iterator[pd.DataFrame]:
+        """`path`, `class_id` and `split_hint` of index.csv's rows, then test.csv's, checked."""
+        path = self.root / INDEX
+        for index in _csv_chunks(path, self.chunk_rows):
+            index = index.loc[:, ~index.columns.str.startswith("Unnamed")]
+            missing = {"path", "class_id"} - set(index.columns)
+            if missing:
+                raise DataError(f"{path}: missing column(s) {sorted(missing)} (expected path,class_id[,train-valid])")
+            if "train-valid" in index:
+                unknown = set(index["train-valid"].dropna()) - set(SPLIT_NAMES)
+                if unknown:
+                    raise DataError(f"{path}: column 'train-valid' has unknown value(s) {sorted(unknown)}")
+                index = index.assign(split_hint=index["train-valid"].map(SPLIT_NAMES))
+            else:
+                index = index.assign(split_hint="train")
+            yield self._checked(index[["path", "class_id", "split_hint"]])
+        test_path = self.root / TEST
+        if test_path.is_file():
+            for test in _csv_chunks(test_path, self.chunk_rows):
+                missing = {"path", "class_id"} - set(test.columns)
+                if missing:
+                    raise DataError(f"{test_path}: missing column(s) {sorted(missing)}")
+                yield self._checked(test[["path", "class_id"]].assign(split_hint="test"))
+
+    def _checked(self, rows: pd.DataFrame) -> pd.DataFrame:
+        try:
+            return rows.assign(class_id=rows["class_id"].astype(int))
+        except (TypeError, ValueError):
+            raise DataError(f"{self.root / INDEX}: class_id must be integers") from None
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """Every listed image, `chunk_rows` at a time: index.csv's rows, then test.csv's."""
+        for rows in self._rows():
+            yield rows.assign(
+                character=[
+                    f"{cid:0{self.width}d}-{slug(self.names[cid])}" if cid in self.names else f"{cid:0{self.width}d}"
+                    for cid in rows["class_id"]
+                ],
+                universe=rows["class_id"].map(self.universe_of),
+                set_nums=[self.set_nums.get(cid, []) for cid in rows["class_id"]],
+            )
+
+    def frame(self) -> pd.DataFrame:
+        """Every listed image as one table (for small folders: tests, notebooks)."""
+        return pd.concat(list(self.chunks()), ignore_index=True)
 
 
 def read_layout(root: Path) -> pd.DataFrame:
-    """One row per listed image: `path` (relative), `class_id`, `split_hint`, `character`, `universe`, `set_nums`."""
-    rows = _read_index(root)
-    try:
-        rows["class_id"] = rows["class_id"].astype(int)
-    except (TypeError, ValueError):
-        raise DataError(f"{root / INDEX}: class_id must be integers") from None
-    absent = [p for p in rows["path"] if not (root / p).is_file()]
-    if absent:
-        raise DataError(f"{root}: {len(absent)} listed image(s) missing, e.g. {absent[0]}")
-    meta = read_metadata(root).set_index("class_id")
-    names = meta["minifigure_name"].to_dict()
-    width = max(2, len(str(rows["class_id"].max())))
-    rows["character"] = [
-        f"{cid:0{width}d}-{slug(names[cid])}" if cid in names else f"{cid:0{width}d}" for cid in rows["class_id"]
-    ]
-    folders = rows.loc[rows["split_hint"] != "test", ["class_id", "path"]]
-    universe_of = {
-        cid: Path(p).parts[0] for cid, p in zip(folders["class_id"], folders["path"]) if len(Path(p).parts) > 2
-    }
-    rows["universe"] = rows["class_id"].map(universe_of)
-    set_nums = meta["set_nums"].to_dict()
-    rows["set_nums"] = [set_nums.get(cid, []) for cid in rows["class_id"]]
-    return rows
+    """Every image the Kaggle-layout folder `root` lists, as one table (`KaggleIndex.frame`)."""
+    return KaggleIndex(root).frame()
 
 
-def ingest(source: Path, target: Path) -> pd.DataFrame:
+def ingest(source: Path, target: Path) -> KaggleIndex:
     """Copy a Kaggle-layout folder or zip into `target`: the CSVs and every listed image, nothing else."""
     source = Path(source)
     if source.is_file():
@@ -158,15 +199,18 @@ def ingest(source: Path, target: Path) -> pd.DataFrame:
     if not source.is_dir():
         raise DataError(f"{source}: no such folder or zip")
     root = find_root(source)
-    rows = read_layout(root)
+    listed = KaggleIndex(root)
     staging = reset_dir(target.with_name(f".{target.name}.partial"))
     for name in (INDEX, TEST, METADATA):
         if (root / name).is_file():
             shutil.copyfile(root / name, staging / name)
-    for rel in tqdm(rows["path"], desc="copy minifigure images", unit="img"):
-        dest = staging / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / rel, dest)
+    with tqdm(total=len(listed), desc="copy minifigure images", unit="img") as bar:
+        for rows in listed.chunks():
+            for rel in rows["path"]:
+                dest = staging / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(root / rel, dest)
+            bar.update(len(rows))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    return rows
+    return KaggleIndex(target)

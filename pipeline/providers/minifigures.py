@@ -6,8 +6,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 from pipeline import paths
 from pipeline.io import reset_dir
 from pipeline.params import Params
@@ -29,7 +27,7 @@ class Synthetic:
     def __init__(self, source: SyntheticMinifiguresSource, params: Params):
         self.settings, self.seed = params.synthetic.minifigures, params.seed
 
-    def fetch(self, target: Path) -> pd.DataFrame:
+    def fetch(self, target: Path) -> kaggle_layout.KaggleIndex | None:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".render-") as tmp:
             synthetic.render_minifigures(
@@ -53,7 +51,7 @@ class Local:
     def label(self) -> str:
         return f"local:{folder_name(self.source.path)}"
 
-    def fetch(self, target: Path) -> pd.DataFrame:
+    def fetch(self, target: Path) -> kaggle_layout.KaggleIndex | None:
         return kaggle_layout.ingest(self.source.local_path, target)
 
 
@@ -68,7 +66,7 @@ class Kaggle:
     def label(self) -> str:
         return f"kaggle:{self.source.dataset}"
 
-    def fetch(self, target: Path) -> pd.DataFrame:
+    def fetch(self, target: Path) -> kaggle_layout.KaggleIndex | None:
         archive = paths.CACHE / "kaggle" / f"{self.source.dataset.replace('/', '__')}.zip"
         if not archive.is_file():
             kaggle.download(self.source.dataset, archive, base_url=self.source.base_url)
@@ -83,6 +81,6 @@ class NoMinifigures:
     def __init__(self, source: NoMinifiguresSource, params: Params):
         pass
 
-    def fetch(self, target: Path) -> pd.DataFrame:
+    def fetch(self, target: Path) -> kaggle_layout.KaggleIndex | None:
         reset_dir(target)
-        return kaggle_layout.EMPTY_LAYOUT
+        return None
