@@ -4,7 +4,7 @@ hundred thousand rows, or a million, in the memory it needs for ten thousand."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -53,10 +53,15 @@ class DiskTable:
 
     def write_csv(self, target: Path, order_by: str, dtypes: Mapping[str, str] | None = None) -> None:
         """The table as one CSV file (a header, then every row sorted by `order_by`), replacing `target` whole."""
-        with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
-            pd.DataFrame(columns=self.columns).to_csv(handle, index=False)
-            for chunk in self.chunks(order_by, dtypes):
-                chunk.to_csv(handle, header=False, index=False)
+        write_csv_chunks(target, self.columns, self.chunks(order_by, dtypes))
+
+
+def write_csv_chunks(target: Path, columns: Sequence[str], chunks: Iterable[pd.DataFrame]) -> None:
+    """One CSV file with a header of `columns`, then each chunk's rows, replacing `target` whole."""
+    with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
+        pd.DataFrame(columns=list(columns)).to_csv(handle, index=False)
+        for chunk in chunks:
+            chunk.to_csv(handle, header=False, index=False)
 
 
 def quoted(name: str) -> str:

@@ -92,14 +92,21 @@ def reset_dir(path: Path) -> Path:
     return path
 
 
+def iter_files(folder: Path) -> Iterator[Path]:
+    """Every file under `folder`, recursively and sorted by path, whatever its name; hidden files and folders
+    skipped, linked folders not entered. Walks one folder at a time: a million files are not held at once."""
+    with os.scandir(folder) as scan:
+        entries = sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from iter_files(Path(entry.path))
+        elif entry.is_file():
+            yield Path(entry.path)
+
+
 def list_files(folder: Path) -> list[Path]:
-    """Every file under `folder`, recursively and sorted, whatever its name; hidden files and folders skipped."""
-    folder = Path(folder)
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    """`iter_files` as a list."""
+    return list(iter_files(Path(folder)))
 
 
 def list_images(folder: Path) -> list[Path]:

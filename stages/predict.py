@@ -8,7 +8,7 @@ the answers a person should look at (every "unknown", then the least confident) 
 import sys
 
 from pipeline import cli, io, params, paths, registry, tracking
-from pipeline.prediction import predict_folder, review_queue
+from pipeline.prediction import predict_folder, write_review
 
 
 def main() -> None:
@@ -34,16 +34,16 @@ def main() -> None:
     target = paths.PREDICTIONS / f"{task}.csv"
     rejects = paths.PREDICTIONS / f"{task}_rejects.csv"
     review = paths.PREDICTIONS / f"{task}_review.csv"
-    queue = review_queue(result.predictions, folder, config.predict.review)
-    io.write_csv(target, result.predictions)
-    io.write_csv(rejects, result.rejects)
-    io.write_csv(review, queue)
-    unknown = int((queue["reason"] == "unknown").sum())
+    with result:
+        result.answers.write_csv(target, order_by="rowid")
+        result.rejects.write_csv(rejects, order_by="rowid")
+        queued, unknown = write_review(result.answers, folder, config.predict.review, review)
+        answered, rejected = len(result.answers), len(result.rejects)
     print(
-        f"predict@{task}: {len(result.predictions)} of {result.files} files classified by {uri} "
+        f"predict@{task}: {answered} of {result.files} files classified by {uri} "
         f"({config.predict.engine} engine) → {target}; "
-        f"{len(result.rejects)} skipped as unreadable (listed with reasons in {rejects}); "
-        f"{len(queue)} to review ({unknown} unknown) → {review}"
+        f"{rejected} skipped as unreadable (listed with reasons in {rejects}); "
+        f"{queued} to review ({unknown} unknown) → {review}"
     )
 
 

@@ -83,17 +83,18 @@ def hostile_folder(root: Path) -> Path:
 
 
 def test_a_hostile_folder_is_classified_where_it_can_be_and_every_skip_is_listed(classifier, tmp_path):
-    result = predict_folder(classifier, hostile_folder(tmp_path / "in"), batch=3, top_k=2)
+    with predict_folder(classifier, hostile_folder(tmp_path / "in"), batch=3, top_k=2, chunk_files=3) as result:
+        predictions, rejects = result.predictions(), result.rejected()
     assert result.files == 8  # hidden files and folders are not the user's pictures
-    assert sorted(result.predictions["path"]) == [
+    assert sorted(predictions["path"]) == [
         "a.jpg",
         "deeper/down/webp-named.jpg",
         "no-extension",
         "png-named.jpg",
     ]
-    assert list(result.predictions.columns) == ["path", "label", "confidence", "top2"]
-    assert set(result.predictions["label"]) <= {"class0", "class1", "class2"}
-    assert dict(zip(result.rejects["path"], result.rejects["reason"])) == {
+    assert list(predictions.columns) == ["path", "label", "confidence", "top2"]
+    assert set(predictions["label"]) <= {"class0", "class1", "class2"}
+    assert dict(zip(rejects["path"], rejects["reason"])) == {
         "empty.jpg": "empty file",
         "saved-page.jpg": "HTML or XML text, not an image",
         "deeper/truncated.jpg": "JPEG data that does not decode (truncated or corrupt)",
@@ -102,8 +103,8 @@ def test_a_hostile_folder_is_classified_where_it_can_be_and_every_skip_is_listed
 
 
 def test_the_same_image_gets_the_same_answer_under_any_name(classifier, tmp_path):
-    result = predict_folder(classifier, hostile_folder(tmp_path / "in"), batch=32, top_k=2)
-    answers = result.predictions.set_index("path")
+    with predict_folder(classifier, hostile_folder(tmp_path / "in"), batch=32, top_k=2) as result:
+        answers = result.predictions().set_index("path")
     assert answers.loc["a.jpg", "top2"] == answers.loc["no-extension", "top2"]
 
 

@@ -47,14 +47,14 @@ def test_ray_gives_the_in_process_engines_predictions_rejects_and_review_queue(c
     from pipeline.ray_engine import RayClassifier
 
     source, folder, images = champion
-    local = predict_folder(mlflow.pyfunc.load_model(source).unwrap_python_model(), folder, 4, 3, desc=None)
+    with predict_folder(mlflow.pyfunc.load_model(source).unwrap_python_model(), folder, 4, 3, desc=None) as result:
+        local = result.predictions(), result.rejected()
     try:
-        distributed = predict_folder(RayClassifier(source, actors=1), folder, 4, 3, desc=None)
+        with predict_folder(RayClassifier(source, actors=1), folder, 4, 3, desc=None) as result:
+            distributed = result.predictions(), result.rejected()
     finally:
         ray.shutdown()
-    assert len(local.predictions) == images and len(local.rejects) == 2
-    pd.testing.assert_frame_equal(distributed.predictions, local.predictions)
-    pd.testing.assert_frame_equal(distributed.rejects, local.rejects)
-    pd.testing.assert_frame_equal(
-        review_queue(distributed.predictions, folder, 5), review_queue(local.predictions, folder, 5)
-    )
+    assert len(local[0]) == images and len(local[1]) == 2
+    pd.testing.assert_frame_equal(distributed[0], local[0])
+    pd.testing.assert_frame_equal(distributed[1], local[1])
+    pd.testing.assert_frame_equal(review_queue(distributed[0], folder, 5), review_queue(local[0], folder, 5))
