@@ -266,14 +266,7 @@ class OnnxClassifier:
         )
 
     def probabilities(self, sources: Sequence[ImageInput], batch: int, progress: str | None = None) -> np.ndarray:
-        """`(len(sources), n_classes)` in `self.names` order; every source must be a readable image."""
-        return self.probabilities_and_embeddings(sources, batch, progress)[0]
-
-    def probabilities_and_embeddings(
-        self, sources: Sequence[ImageInput], batch: int, progress: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """`probabilities` and the `(len(sources), d)` penultimate-layer embeddings beside them."""
-        pairs = list(self.readable_batches(sources, batch, progress))
-        if not pairs:
-            return np.zeros((0, len(self.names))), np.zeros((0, 0), dtype=np.float32)
-        return np.concatenate([p for p, _ in pairs]), np.concatenate([e for _, e in pairs])
+        """`(len(sources), n_classes)` in `self.names` order; every source must be a readable image. Only the
+        probabilities are kept, a batch at a time: an embedding is 5 KB a picture."""
+        parts = [probs for probs, _ in self.readable_batches(sources, batch, progress)]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.names)))

@@ -71,7 +71,7 @@ def register_champion(
             version, classes = registry.log_model([result.weights], [result.onnx], task, example, source, calibration)
             mlflow.log_metrics({"test/top1": 1.0, "test/top5": 1.0, "test/ece": 0.05})
             if with_embeddings:
-                _, vectors = OnnxClassifier([result.onnx]).probabilities_and_embeddings(list(trained["path"]), 8)
+                _, vectors, _ = OnnxClassifier([result.onnx]).classify(list(trained["path"]), 8)
                 files = [p.relative_to(data).as_posix() for p in trained["path"]]
                 target = store / "evaluate" / "embeddings.npz"
                 embeddings.save(target, files, list(trained["label"]), ["train"] * len(files), vectors)

@@ -150,7 +150,7 @@ def test_evaluate_embeds_and_maps_every_picture_streaming_them_with_a_capped_map
     train_images, test_images = labelled_images(data / "train"), labelled_images(data / "test")
     y_true = test_images["label"].map(model.names.index).to_numpy()
     probs = embeddings.embed_and_map(model, data, train_images, test_images, y_true, 5, 0, "colours", tmp_path, 20)
-    expected, test_vectors = model.probabilities_and_embeddings(list(test_images["path"]), 32)
+    expected, test_vectors, _ = model.classify(list(test_images["path"]), 32)
     np.testing.assert_allclose(probs, expected, atol=1e-6)
     kept = embeddings.load(tmp_path / "embeddings.npz")
     assert kept["split"].tolist() == ["train"] * 36 + ["test"] * 18
