@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from pipeline.disk_table import CHUNK_ROWS
 from pipeline.io import DataError, sha256_file, thread_map_chunks
@@ -116,7 +116,8 @@ def file_facts(path: Path) -> dict:
     try:
         with Image.open(path) as image:
             facts |= {"width": image.width, "height": image.height, "format": image.format, "mode": image.mode}
-    except (UnidentifiedImageError, OSError):
+    except Exception:  # noqa: BLE001 - PIL's errors for unreadable bytes are many; once Ultralytics is imported, its
+        # patched Image.open turns an unidentified file into ModuleNotFoundError (it retries through pi_heif)
         facts |= {"width": None, "height": None, "format": None, "mode": None}
     return facts
 

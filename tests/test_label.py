@@ -99,3 +99,12 @@ def test_the_manifest_written_a_few_rows_at_a_time_is_the_one_written_at_once(tm
     assert table["width"].isna().sum() == 1
     assert b",30.0," not in (tmp_path / "2" / "manifest.csv").read_bytes()  # integers, not floats beside a gap
     assert pd.read_csv(tmp_path / "2" / "excluded.csv")["reason"].is_monotonic_increasing
+
+
+def test_an_unreadable_picture_gets_empty_facts_even_once_ultralytics_has_patched_pillow(tmp_path):
+    from pipeline import offline
+
+    offline.ultralytics()  # its Image.open retries an unidentified file through pi_heif, which is not installed
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture")
+    facts = manifest.file_facts(tmp_path / "broken.jpg")
+    assert facts["bytes"] == 13 and facts["width"] is None and facts["format"] is None
