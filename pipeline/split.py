@@ -93,23 +93,23 @@ class SplitTable:
 def deduplicate(table: SplitTable) -> dict:
     """The source rows (not feedback) into `assigned`, one per content hash (a source-test copy wins, then the first
     path); hashes seen under two labels are dropped."""
+    source = f"source IS NOT '{FEEDBACK}'"
+    conflicting = (f"sha256 IN (SELECT sha256 FROM rows WHERE {source} "
+                   "GROUP BY sha256 HAVING COUNT(DISTINCT label) > 1)")  # fmt: skip
     table.db.executescript(f"""
         CREATE INDEX rows_by_hash ON rows (sha256, label);
         INSERT INTO assigned (id, path, sha256, source, split_hint, label)
             SELECT id, path, sha256, source, split_hint, label FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY sha256 ORDER BY {_HINT_RANK}, path) AS nth FROM rows
-                WHERE source IS NOT '{FEEDBACK}' AND sha256 NOT IN (
-                    SELECT sha256 FROM rows WHERE source IS NOT '{FEEDBACK}'
-                    GROUP BY sha256 HAVING COUNT(DISTINCT label) > 1))
+                WHERE {source} AND NOT {conflicting})
             WHERE nth = 1;
         CREATE INDEX assigned_by_label ON assigned (label, path);
     """)  # fmt: skip
-    conflicting = table.count("rows", f"source IS NOT '{FEEDBACK}' AND sha256 IN (SELECT sha256 FROM rows "
-                              f"WHERE source IS NOT '{FEEDBACK}' GROUP BY sha256 HAVING COUNT(DISTINCT label) > 1)")  # fmt: skip
-    sources = table.count("rows", f"source IS NOT '{FEEDBACK}'")
+    dropped = table.count("rows", f"{source} AND {conflicting}")
+    sources = table.count("rows", source)
     return {
-        "duplicates_dropped": sources - conflicting - table.count("assigned"),
-        "conflicting_label_images_dropped": conflicting,
+        "duplicates_dropped": sources - dropped - table.count("assigned"),
+        "conflicting_label_images_dropped": dropped,
     }
 
 
