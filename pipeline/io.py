@@ -109,13 +109,14 @@ def list_files(folder: Path) -> list[Path]:
     return list(iter_files(Path(folder)))
 
 
+def iter_images(folder: Path) -> Iterator[Path]:
+    """Every image file under `folder`, as `iter_files` walks it: sorted, hidden files skipped."""
+    return (path for path in iter_files(folder) if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def list_images(folder: Path) -> list[Path]:
     """Every image file under `folder`, sorted, hidden files skipped."""
-    return sorted(
-        p
-        for p in Path(folder).rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )
+    return list(iter_images(folder))
 
 
 def thread_map(

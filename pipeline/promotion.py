@@ -10,24 +10,36 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 import mlflow
-from pipeline.evaluation import top_k_accuracy
-from pipeline.io import DataError
+from pipeline.disk_table import CHUNK_ROWS
+from pipeline.io import DataError, iter_images
 from pipeline.registry import ALIAS, champion_version, load_classifier, model_metadata, model_name
 
 
-def rescorer(test: pd.DataFrame, batch: int):
-    """`model_uri → top-1` on this test split (`path`, `label` rows), for champions scored on another one."""
+def rescorer(test: Path, batch: int, chunk_files: int = CHUNK_ROWS):
+    """`model_uri → top-1` on this test split (a `<class>/<image>` folder), for champions scored on another one;
+    `chunk_files` pictures at a time, so only the count of right answers grows with the split."""
 
     def rescore(model_uri: str) -> float:
         name, version = model_uri.removeprefix("models:/").split("/")
         source = mlflow.MlflowClient().get_model_version_download_uri(name, version)  # see `registered_source`
         champion = load_classifier(source)
-        probs = champion.model.probabilities(list(test["path"]), batch, progress="re-score champion")
-        return top_k_accuracy(test["label"].map(champion.names.index).to_numpy(), probs, 1)
+        total = sum(1 for _ in iter_images(test))
+        files, right, seen = iter_images(test), 0, 0
+        while chunk := list(islice(files, chunk_files)):
+            part = f" ({seen + 1}-{seen + len(chunk)} of {total})" if total > chunk_files else ""
+            probs = champion.model.probabilities(chunk, batch, progress="re-score champion" + part)
+            labels = np.array([champion.names.index(path.parent.name) for path in chunk])
+            right += int((probs.argmax(axis=1) == labels).sum())
+            seen += len(chunk)
+        if not seen:
+            raise DataError(f"{test}: no test images to re-score the champion on")
+        return right / seen
 
     return rescore
 

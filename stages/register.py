@@ -4,7 +4,6 @@ if it is better (a model trained on synthetic data never replaces one trained on
 import sys
 
 from pipeline import cli, io, params, paths, promotion, registry, tracking
-from pipeline.evaluation import labelled_images
 from pipeline.records import SplitReport, TrainRun
 
 
@@ -15,10 +14,13 @@ def main() -> None:
     metrics = io.read_json(paths.REPORTS / "evaluate" / task / "metrics.json")
     split = SplitReport.of(task)
     data: dict[str, object] = {"data_source": split.data_source, "synthetic": split.synthetic}
-    test = labelled_images(paths.YOLO / task / "test")
+    test = paths.YOLO / task / "test"
+    first = next(io.iter_images(test), None)
+    if first is None:
+        raise io.DataError(f"{test}: no test images")
     weights, onnx = run.weight_files(), run.onnx_files()
     calibration = paths.REPORTS / "calibrate" / f"{task}.json"
-    example = test["path"].iloc[0].read_bytes()
+    example = first.read_bytes()
     key = registry.registration_key(run.run_id, [*weights, *onnx, calibration], example, data)
     tracking.configure()
     import mlflow

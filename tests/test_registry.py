@@ -160,7 +160,9 @@ def test_rescorer_scores_a_registered_champion_on_this_test_split(client, traine
     direct = Ensemble([weights])
     probs = direct.probabilities(list(test["path"]), 4)
     expected = top_k_accuracy(test["label"].map(classes.index).to_numpy(), probs, 1)
-    assert promotion.rescorer(test, 4)(f"models:/lego-minifigure/{version}") == expected
+    uri = f"models:/lego-minifigure/{version}"
+    assert len(test) > 3 and promotion.rescorer(data / "test", 4)(uri) == expected
+    assert promotion.rescorer(data / "test", 4, chunk_files=3)(uri) == pytest.approx(expected)  # chunk by chunk
     assert classes == direct.names == ["class0", "class1"]
     served = mlflow.pyfunc.load_model(f"models:/lego-minifigure/{version}")
     out = served.predict(pd.DataFrame({"image": [p.read_bytes() for p in test["path"]]}), params={"top_k": 2})
