@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from pipeline.io import atomic_path
 from pipeline.providers.synthetic.canvas import (
     SALT_LEGO_IDS,
     SALT_NAME,
@@ -119,29 +121,30 @@ def render_minifigures(
     total = classes * (train_per_class + test_per_class)
     with tqdm(total=total, desc="render minifigures", unit="img") as bar:
 
-        def render_split(split: str, per_class: int, path: Callable[[int, int, int], str]) -> list[tuple[str, int]]:
-            """The split's `(path, class_id)` rows, class by class; `path(class_id, i, n)` names the i-th image of a
-            class, the n-th of the split."""
-            rows: list[tuple[str, int]] = []
-            for c, spec in specs.items():
-                for i in range(1, per_class + 1):
-                    rel = path(c, i, len(rows) + 1)
-                    image = _render_minifig_image(spec, keyed_rng(seed, c, _SPLIT_CODE[split], i), image_size)
-                    write_atomic(out_dir / rel, image)
-                    rows.append((rel, c))
-                    bar.update()
-            return rows
+        def render_split(split: str, per_class: int, path: Callable[[int, int, int], str], table: str) -> None:
+            """The split's images and its `table` of `(path, class_id)` rows, class by class, written as they are
+            drawn; `path(class_id, i, n)` names the i-th image of a class, the n-th of the split."""
+            with atomic_path(out_dir / table) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+                rows = csv.writer(handle, lineterminator="\n")
+                rows.writerow(("path", "class_id"))
+                n = 0
+                for c, spec in specs.items():
+                    for i in range(1, per_class + 1):
+                        n += 1
+                        rel = path(c, i, n)
+                        image = _render_minifig_image(spec, keyed_rng(seed, c, _SPLIT_CODE[split], i), image_size)
+                        write_atomic(out_dir / rel, image)
+                        rows.writerow((rel, c))
+                        bar.update()
 
-        index_rows = render_split("train", train_per_class, lambda c, i, _n: f"{folders[c]}/{i:03d}.jpg")
-        test_rows = render_split("test", test_per_class, lambda _c, _i, n: f"test/{n:03d}.jpg")
+        render_split("train", train_per_class, lambda c, i, _n: f"{folders[c]}/{i:03d}.jpg", "index.csv")
+        render_split("test", test_per_class, lambda _c, _i, n: f"test/{n:03d}.jpg", "test.csv")
 
     metadata_rows = []
     for c in specs:
         ids = minifig_lego_ids(seed, c)
         names = [set_name(seed, n, "minifig") for n in ids]
         metadata_rows.append((c, str(ids), str(names), minifigure_name(seed, c)))
-    write_atomic(out_dir / "index.csv", csv_bytes(("path", "class_id"), index_rows))
-    write_atomic(out_dir / "test.csv", csv_bytes(("path", "class_id"), test_rows))
     write_atomic(
         out_dir / "metadata.csv", csv_bytes(("class_id", "lego_ids", "lego_names", "minifigure_name"), metadata_rows)
     )
