@@ -119,6 +119,18 @@ def list_images(folder: Path) -> list[Path]:
     return list(iter_images(folder))
 
 
+def progress_chunks(
+    items: Iterable[T], total: int, size: int, desc: str | None
+) -> Iterator[tuple[list[T], str | None]]:
+    """`items` `size` at a time, each chunk with its progress label: `desc`, plus "(a-b of total)" when there
+    is more than one chunk (None stays None: no bar). Holds one chunk, however long `items` runs."""
+    items, done = iter(items), 0
+    while chunk := list(islice(items, size)):
+        part = f" ({done + 1}-{done + len(chunk)} of {total})" if total > size else ""
+        yield chunk, desc and desc + part
+        done += len(chunk)
+
+
 def thread_map(
     fn: Callable[[T], R], items: Iterable[T], desc: str, total: int, threads: int = 4, window: int = 1024
 ) -> Iterator[R]:

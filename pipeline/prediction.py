@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.calibration import UNKNOWN
 from pipeline.disk_table import CHUNK_ROWS, DiskTable, quoted, write_csv_chunks
-from pipeline.io import DataError, iter_files
+from pipeline.io import DataError, iter_files, progress_chunks
 
 
 class FolderPredictions:
@@ -58,10 +57,8 @@ def predict_folder(
         raise DataError(f"{folder}: no files to classify")
     result = FolderPredictions(top_k)
     try:
-        files = iter_files(folder)
-        while chunk := list(islice(files, chunk_files)):
-            part = f" ({result.files + 1}-{result.files + len(chunk)} of {total})" if total > chunk_files else ""
-            answers, verdicts = classifier.answer(chunk, top_k, batch, progress=desc and desc + part)
+        for chunk, progress in progress_chunks(iter_files(folder), total, chunk_files, desc):
+            answers, verdicts = classifier.answer(chunk, top_k, batch, progress=progress)
             names = [path.relative_to(folder).as_posix() for path in chunk]
             rejects = [(name, str(v)) for name, v in zip(names, verdicts) if v is not None]
             result.rejects.append(pd.DataFrame(rejects, columns=["path", "reason"]))

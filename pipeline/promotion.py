@@ -10,14 +10,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 import mlflow
 from pipeline.disk_table import CHUNK_ROWS
-from pipeline.io import DataError, iter_images
+from pipeline.io import DataError, iter_images, progress_chunks
 from pipeline.registry import ALIAS, champion_version, load_classifier, model_metadata, model_name
 
 
@@ -30,16 +29,14 @@ def rescorer(test: Path, batch: int, chunk_files: int = CHUNK_ROWS):
         source = mlflow.MlflowClient().get_model_version_download_uri(name, version)  # see `registered_source`
         champion = load_classifier(source)
         total = sum(1 for _ in iter_images(test))
-        files, right, seen = iter_images(test), 0, 0
-        while chunk := list(islice(files, chunk_files)):
-            part = f" ({seen + 1}-{seen + len(chunk)} of {total})" if total > chunk_files else ""
-            probs = champion.model.probabilities(chunk, batch, progress="re-score champion" + part)
+        if not total:
+            raise DataError(f"{test}: no test images to re-score the champion on")
+        right = 0
+        for chunk, progress in progress_chunks(iter_images(test), total, chunk_files, "re-score champion"):
+            probs = champion.model.probabilities(chunk, batch, progress=progress)
             labels = np.array([champion.names.index(path.parent.name) for path in chunk])
             right += int((probs.argmax(axis=1) == labels).sum())
-            seen += len(chunk)
-        if not seen:
-            raise DataError(f"{test}: no test images to re-score the champion on")
-        return right / seen
+        return right / total
 
     return rescore
 

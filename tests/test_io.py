@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipeline.io import atomic_path, thread_map, write_text
+from pipeline.io import atomic_path, progress_chunks, thread_map, write_text
 
 
 def test_an_atomic_write_has_the_mode_open_would_give(tmp_path):
@@ -44,3 +44,18 @@ def test_thread_map_passes_a_worker_error_on(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         list(thread_map(read, [tmp_path / "missing.txt"], "read", total=1))
+
+
+def test_progress_chunks_label_each_chunk_and_hold_one_at_a_time():
+    taken = []
+
+    def items():
+        for number in range(7):
+            taken.append(number)
+            yield number
+
+    chunks = progress_chunks(items(), total=7, size=3, desc="predict")
+    assert next(chunks) == ([0, 1, 2], "predict (1-3 of 7)") and len(taken) == 3
+    assert list(chunks) == [([3, 4, 5], "predict (4-6 of 7)"), ([6], "predict (7-7 of 7)")]
+    assert list(progress_chunks(range(3), total=3, size=3, desc="predict")) == [([0, 1, 2], "predict")]
+    assert list(progress_chunks(range(4), total=4, size=3, desc=None)) == [([0, 1, 2], None), ([3], None)]
