@@ -67,6 +67,11 @@ def write_text(target: Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_bytes(target: Path, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
 def write_json(target: Path, data: object) -> None:
     write_text(target, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 

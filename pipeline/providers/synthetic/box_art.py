@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from pipeline.io import write_bytes
 from pipeline.providers.synthetic.canvas import (
     LEGO,
     SALT_SET_IMAGE,
@@ -23,7 +24,6 @@ from pipeline.providers.synthetic.canvas import (
     random_colour,
     shade,
     uniform,
-    write_atomic,
 )
 from pipeline.providers.synthetic.catalogue import (
     ROOT_STYLE,
@@ -138,7 +138,7 @@ def render_sets(out_dir: Path, *, count: int, image_height: int, seed: int) -> l
         number, version = (int(p) for p in set_num.split("-"))
         data = _render_set_image(roots_of_set[i], keyed_rng(seed, number, version, SALT_SET_IMAGE), image_height)
         rel = f"images/{set_num}.jpg"
-        write_atomic(out_dir / rel, data)
+        write_bytes(out_dir / rel, data)
         records.append(
             {
                 "set_id": set_num,

@@ -1,4 +1,4 @@
-"""What every synthetic image shares: keyed RNGs, the LEGO palette, backgrounds and clutter, the finish, file writing.
+"""What every synthetic image shares: keyed RNGs, the LEGO palette, backgrounds and clutter, the finish, CSV bytes.
 
 Every image draws from its own RNG, keyed by (seed, class or set, split, index, salt), so one image never depends
 on how many others were drawn. Images are drawn at `SUPERSAMPLE` times the size and box-reduced by `finish`,
@@ -10,10 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -88,20 +85,6 @@ def random_colour(rng: np.random.Generator) -> Colour:
 
 # --------------------------------------------------------------------------------------------------
 # Files
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Readers never see a half-written file: write beside the target, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:

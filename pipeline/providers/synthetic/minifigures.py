@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, write_bytes
 from pipeline.providers.synthetic.canvas import (
     SALT_LEGO_IDS,
     SALT_NAME,
@@ -25,7 +25,6 @@ from pipeline.providers.synthetic.canvas import (
     paste_layer,
     pick,
     uniform,
-    write_atomic,
 )
 from pipeline.providers.synthetic.catalogue import MAX_MINIFIG_CLASSES, MINIFIG_SET_BASE, UNIVERSES, set_name
 from pipeline.providers.synthetic.figures import FigSpec, class_spec, draw_minifig, random_fig_spec
@@ -133,7 +132,7 @@ def render_minifigures(
                         n += 1
                         rel = path(c, i, n)
                         image = _render_minifig_image(spec, keyed_rng(seed, c, _SPLIT_CODE[split], i), image_size)
-                        write_atomic(out_dir / rel, image)
+                        write_bytes(out_dir / rel, image)
                         rows.writerow((rel, c))
                         bar.update()
 
@@ -145,6 +144,6 @@ def render_minifigures(
         ids = minifig_lego_ids(seed, c)
         names = [set_name(seed, n, "minifig") for n in ids]
         metadata_rows.append((c, str(ids), str(names), minifigure_name(seed, c)))
-    write_atomic(
+    write_bytes(
         out_dir / "metadata.csv", csv_bytes(("class_id", "lego_ids", "lego_names", "minifigure_name"), metadata_rows)
     )
