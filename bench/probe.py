@@ -37,29 +37,35 @@ def features(
     return np.concatenate(out)
 
 
-def probe_probabilities(backbone: str, imgsz: int, train: pd.DataFrame, held_out: pd.DataFrame, names: list[str]):
-    """The probe's class probabilities (columns in `names` order) for `held_out`, and the C it chose."""
+def fitted_probe(x: np.ndarray, y: np.ndarray, c: float):
+    """A class-weighted logistic regression on standardised features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=3000)).fit(x, y)
+
+
+def choose_c(x: np.ndarray, y: np.ndarray, fold: np.ndarray) -> float:
+    """The C of `C_GRID` with the lowest log-loss over the folds numbered in `fold` (training pictures alone)."""
+
+    def cv_loss(c: float) -> float:
+        losses = []
+        for k in np.unique(fold):
+            probs = fitted_probe(x[fold != k], y[fold != k], c).predict_proba(x[fold == k])
+            losses.append(-np.log(np.clip(probs[np.arange(len(probs)), y[fold == k]], 1e-12, None)).mean())
+        return float(np.mean(losses))
+
+    return min(C_GRID, key=cv_loss)
+
+
+def probe_probabilities(backbone: str, imgsz: int, train: pd.DataFrame, held_out: pd.DataFrame, names: list[str]):
+    """The probe's class probabilities (columns in `names` order) for `held_out`, and the C it chose."""
     model = BackboneClassifier(backbone, nc=1000, verbose=False).eval()  # ImageNet weights, left as they are
     files = list(train["path"])
     x = np.concatenate([features(model, imgsz, files), features(model, imgsz, files, mirror=True)])
     y = np.tile(train["label"].map(names.index).to_numpy(), 2)
     fold = np.tile(np.arange(len(files)) % 5, 2)  # a picture and its mirror image in the same fold
-
-    def fitted(c: float, keep: np.ndarray):
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
-        return make_pipeline(StandardScaler(), model).fit(x[keep], y[keep])
-
-    def cv_loss(c: float) -> float:
-        losses = []
-        for k in range(5):
-            probs = fitted(c, fold != k).predict_proba(x[fold == k])
-            losses.append(-np.log(np.clip(probs[np.arange(len(probs)), y[fold == k]], 1e-12, None)).mean())
-        return float(np.mean(losses))
-
-    c = min(C_GRID, key=cv_loss)
+    c = choose_c(x, y, fold)
     held_out_x = features(model, imgsz, list(held_out["path"]))
-    return fitted(c, np.ones(len(y), dtype=bool)).predict_proba(held_out_x), c
+    return fitted_probe(x, y, c).predict_proba(held_out_x), c

@@ -1,0 +1,167 @@
+"""How much more labelled data would a group need? A learning curve of the frozen-feature probe (`bench/probe.py`),
+cross-validated over every labelled picture of a task's split, with the training folds cut to fractions of their
+pictures: all groups together, then one group alone (the others kept whole). The probe stands in for fine-tuning,
+which costs 40 minutes a cross-validation here where the probe's whole curve takes a few; it ranks how the scores
+grow with pictures, not what the fine-tuned model would reach.
+
+    python bench/learning_curve.py --task theme --group "Bulk Bricks" --plot docs/learning_curve_theme.png
+
+Run it after `split@<task>` (e.g. `dvc exp run <the real switch> split@theme`). It prints the pooled top-1,
+macro-F1 and the group's recall per fraction, and where a power law through the group's recall reaches `--target`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.probe import choose_c, features, fitted_probe  # noqa: E402
+from pipeline import params, paths, plotting  # noqa: E402
+from pipeline.backbones import BackboneClassifier  # noqa: E402
+from pipeline.evaluation import summarise  # noqa: E402
+
+FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def labelled_pictures(dataset: Path) -> pd.DataFrame:
+    """Every picture of the split once (a refit split lists the validation pictures under train too)."""
+    table = pd.read_csv(dataset / "split.csv").drop_duplicates("sha256")
+    return pd.DataFrame({"path": [str(dataset / f) for f in table["file"]], "label": table["label"].to_numpy()})
+
+
+def kept(y: np.ndarray, train: np.ndarray, fraction: float, group: int | None, rng: np.random.Generator) -> np.ndarray:
+    """`fraction` of the training pictures of each class (of `group` alone when given), at least one a class."""
+    keep = []
+    for label in np.unique(y[train]):
+        members = train[y[train] == label]
+        if group is None or label == group:
+            members = rng.choice(members, max(1, round(fraction * len(members))), replace=False)
+        keep.append(members)
+    return np.sort(np.concatenate(keep))
+
+
+def curve(x, x_mirror, y, names, folds, c, group: int | None, repeats: int, seed: int) -> pd.DataFrame:
+    """Pooled scores per fraction and repeat: each fold's test pictures answered by a probe on its cut training set."""
+    rows = []
+    for fraction in FRACTIONS:
+        for repeat in range(1 if fraction == 1.0 else repeats):
+            rng = np.random.default_rng([seed, repeat, int(fraction * 100)])
+            probs, trained_on = np.zeros((len(y), len(names))), []
+            for k in np.unique(folds):
+                train = kept(y, np.flatnonzero(folds != k), fraction, group, rng)
+                trained_on.append(len(train) if group is None else int((y[train] == group).sum()))
+                model = fitted_probe(np.concatenate([x[train], x_mirror[train]]), np.tile(y[train], 2), c)
+                probs[folds == k] = model.predict_proba(x[folds == k])
+            metrics, table, _ = summarise(y, probs, names, {})
+            recall = dict(zip(table["class"], table["recall"]))
+            rows.append({"fraction": fraction, "repeat": repeat, "training_pictures": float(np.mean(trained_on)),
+                         "top1": metrics["top1"], "macro_f1": metrics["macro_f1"], **recall})  # fmt: skip
+            print(f"  {fraction:.0%} (repeat {repeat}): {rows[-1]}", flush=True)
+    return pd.DataFrame(rows)
+
+
+def pictures_for(recall: pd.Series, target: float) -> tuple[float, float, float]:
+    """A power law `1 − recall = a·n^−b` through the mean recall per size (index: n); the n where it reaches
+    `target`. It bends towards 1, so it asks for more pictures than `pictures_log_linear`."""
+    slope, intercept = np.polyfit(np.log(recall.index), np.log(np.clip(1 - recall, 1e-3, None)), 1)
+    a, b = float(np.exp(intercept)), float(-slope)
+    return a, b, (a / (1 - target)) ** (1 / b) if b > 0 else float("inf")
+
+
+def pictures_log_linear(recall: pd.Series, target: float, last: int = 3) -> float:
+    """The n where `recall = α + β·ln n`, a line through the `last` sizes' mean recall, reaches `target`: the
+    steeper, more hopeful reading of the same points."""
+    beta, alpha = np.polyfit(np.log(recall.index[-last:]), recall.to_numpy()[-last:], 1)
+    return float(np.exp((target - alpha) / beta)) if beta > 0 else float("inf")
+
+
+def plot(overall: pd.DataFrame, alone: pd.DataFrame, group: str, fit: tuple[float, float, float], hopeful: float,
+         target: float, title: str, target_path: Path) -> None:  # fmt: skip
+    plt = plotting.pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for column, colour in (("top1", "#4C72B0"), ("macro_f1", "#55A868"), (group, "#C44E52")):
+        means = overall.groupby("training_pictures")[column].mean()
+        left.plot(means.index, means.values, "o-", color=colour, label=column)
+    left.set_xlabel("training pictures per fold (every group cut alike)")
+    left.set_ylabel("pooled over the folds")
+    left.legend(fontsize=8)
+    means = alone.groupby("training_pictures")[group].mean()
+    right.scatter(alone["training_pictures"], alone[group], color="#C44E52", alpha=0.3, s=12)
+    right.plot(means.index, means.values, "o", color="#C44E52", label=f"{group} recall (mean of repeats)")
+    a, b, needed = fit
+    span = np.linspace(means.index.min(), max(means.index.max(), min(needed, 10 * means.index.max())), 100)
+    right.plot(
+        span, 1 - a * span**-b, "--", color="grey", label=f"1 - {a:.2f} n^-{b:.2f}: {target:.2f} at {needed:.0f}"
+    )
+    right.axvline(
+        hopeful, color="grey", linewidth=0.8, label=f"a line in ln n (last three): {target:.2f} at {hopeful:.0f}"
+    )
+    right.axhline(target, color="black", linewidth=0.8, linestyle=":", label=f"target {target:.2f}")
+    right.set_xlabel(f"{group} training pictures per fold (other groups whole)")
+    right.set_ylabel("pooled recall")
+    right.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    plotting.save(fig, target_path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="theme")
+    parser.add_argument("--group", required=True, help="the class whose recall is followed, e.g. 'Bulk Bricks'")
+    parser.add_argument("--backbone", default="efficientnet-lite1")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--target", type=float, default=0.70)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--plot", type=Path, required=True)
+    args = parser.parse_args()
+
+    from sklearn.model_selection import StratifiedKFold
+
+    config = params.load()
+    pictures = labelled_pictures(paths.YOLO / config.known_task(args.task))
+    names = sorted(pictures["label"].unique())
+    if args.group not in names:
+        raise SystemExit(f"--group {args.group!r}: not a class of {args.task} ({', '.join(names)})")
+    y = pictures["label"].map(names.index).to_numpy()
+    imgsz = config.train_for(args.task).imgsz
+    model = BackboneClassifier(args.backbone, nc=1000, verbose=False).eval()
+    files = list(pictures["path"])
+    x, x_mirror = features(model, imgsz, files), features(model, imgsz, files, mirror=True)
+    folds = np.zeros(len(y), dtype=int)
+    splitter = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
+    for k, (_, test) in enumerate(splitter.split(x, y)):
+        folds[test] = k
+    train0 = np.flatnonzero(folds != 0)
+    c = choose_c(
+        np.concatenate([x[train0], x_mirror[train0]]), np.tile(y[train0], 2), np.tile(np.arange(len(train0)) % 5, 2)
+    )
+    print(f"{args.task}: {len(y)} labelled pictures, {args.folds} folds, {args.backbone} probe @ {imgsz} px, C {c}")
+    print("every group cut alike:")
+    overall = curve(x, x_mirror, y, names, folds, c, None, args.repeats, args.seed)
+    print(f"{args.group} cut, the others whole:")
+    alone = curve(x, x_mirror, y, names, folds, c, names.index(args.group), args.repeats, args.seed)
+    means = alone.groupby("training_pictures")[args.group].mean()
+    fit, hopeful = pictures_for(means, args.target), pictures_log_linear(means, args.target)
+    labelled = args.folds / (args.folds - 1)  # a fold trains on (folds - 1) / folds of the labelled pictures
+    print(
+        overall.groupby("fraction")[["training_pictures", "top1", "macro_f1", args.group]].mean().round(3).to_string()
+    )
+    print(alone.groupby("fraction")[["training_pictures", "top1", "macro_f1", args.group]].mean().round(3).to_string())
+    print(f"{args.group} now: {int((y == names.index(args.group)).sum())} labelled pictures; recall {args.target:.2f} "
+          f"at about {hopeful * labelled:.0f} (a line in ln n through the last three sizes) to {fit[2] * labelled:.0f} "
+          f"labelled (the power law 1 - {fit[0]:.3f} n^-{fit[1]:.3f} through all five)")  # fmt: skip
+    title = f"{args.task}: {args.backbone} probe, {args.folds}-fold pooled, {len(y)} labelled pictures"
+    plot(overall, alone, args.group, fit, hopeful, args.target, title, args.plot)
+    print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
