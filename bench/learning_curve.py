@@ -5,6 +5,11 @@ which costs 40 minutes a cross-validation here where the probe's whole curve tak
 grow with pictures, not what the fine-tuned model would reach.
 
     python bench/learning_curve.py --task theme --group "Bulk Bricks" --plot docs/learning_curve_theme.png
+    python bench/learning_curve.py --task theme --group "Bulk Bricks" --finetune 0.4   # the proxy checked
+
+`--finetune F` instead fine-tunes the task's recipe (`train.<task>` in params.yaml) on every fold with the group cut
+to F of its training pictures and prints the pooled scores: one point of the curve for the real model (a fold's
+training takes minutes, so the whole check about as long as `make real-themes-crossval`).
 
 Run it after `split@<task>` (e.g. `dvc exp run <the real switch> split@theme`). It prints the pooled top-1,
 macro-F1 and the group's recall per fraction, and where a power law through the group's recall reaches `--target`.
@@ -13,7 +18,9 @@ macro-F1 and the group's recall per fraction, and where a power law through the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +32,8 @@ from bench.probe import choose_c, features, fitted_probe  # noqa: E402
 from pipeline import params, paths, plotting  # noqa: E402
 from pipeline.backbones import BackboneClassifier  # noqa: E402
 from pipeline.evaluation import summarise  # noqa: E402
+from pipeline.onnx_model import OnnxClassifier  # noqa: E402
+from pipeline.training import train  # noqa: E402
 
 FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -64,6 +73,35 @@ def curve(x, x_mirror, y, names, folds, c, group: int | None, repeats: int, seed
                          "top1": metrics["top1"], "macro_f1": metrics["macro_f1"], **recall})  # fmt: skip
             print(f"  {fraction:.0%} (repeat {repeat}): {rows[-1]}", flush=True)
     return pd.DataFrame(rows)
+
+
+def finetuned(pictures: pd.DataFrame, y, names, folds, fraction: float, group: int, settings, seed: int) -> dict:
+    """Pooled scores of the recipe fine-tuned on each fold's training pictures, `group` cut to `fraction` (the
+    probe curve's first repeat draws the same pictures); its validation is one training picture a class, only
+    watched (the refit schedule keeps the last weights)."""
+    rng = np.random.default_rng([seed, 0, int(fraction * 100)])
+    probs = np.zeros((len(y), len(names)))
+    with tempfile.TemporaryDirectory(prefix="bench-learning-curve-") as tmp:
+        for k in np.unique(folds):
+            trained = kept(y, np.flatnonzero(folds != k), fraction, group, rng)
+            layout = Path(tmp) / f"fold{k}"
+            watched = pd.Series(trained).groupby(y[trained]).first().to_numpy()
+            for split, members in (("train", trained), ("val", watched)):
+                for i in members:
+                    source = Path(pictures["path"].iloc[i])
+                    (layout / split / names[y[i]]).mkdir(parents=True, exist_ok=True)
+                    os.link(source, layout / split / names[y[i]] / source.name)
+            result = train(settings, layout, Path(tmp) / f"run{k}", seed, refit=True)
+            test = np.flatnonzero(folds == k)
+            probs[test] = OnnxClassifier([result.onnx]).probabilities(
+                [Path(p) for p in pictures["path"].iloc[test]], 64
+            )
+            print(
+                f"  fold {k}: {len(trained)} training pictures, {int((y[trained] == group).sum())} of the group",
+                flush=True,
+            )
+    metrics, table, _ = summarise(y, probs, names, {})
+    return {"top1": metrics["top1"], "macro_f1": metrics["macro_f1"], **dict(zip(table["class"], table["recall"]))}
 
 
 def pictures_for(recall: pd.Series, target: float) -> tuple[float, float, float]:
@@ -120,7 +158,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--target", type=float, default=0.70)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--plot", type=Path, required=True)
+    parser.add_argument("--plot", type=Path, help="where the curve's PNG goes")
+    parser.add_argument("--finetune", type=float, help="fine-tune on every fold with the group cut to this fraction")
     args = parser.parse_args()
 
     from sklearn.model_selection import StratifiedKFold
@@ -131,14 +170,19 @@ def main() -> None:
     if args.group not in names:
         raise SystemExit(f"--group {args.group!r}: not a class of {args.task} ({', '.join(names)})")
     y = pictures["label"].map(names.index).to_numpy()
+    folds = np.zeros(len(y), dtype=int)
+    for k, (_, test) in enumerate(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(y, y)):
+        folds[test] = k
+    if args.finetune is not None:
+        group = names.index(args.group)
+        print(f"{args.task}: {len(y)} labelled pictures, {args.folds} folds, the recipe fine-tuned on each")
+        scores = finetuned(pictures, y, names, folds, args.finetune, group, config.train_for(args.task), args.seed)
+        print(f"fine-tuned, {args.group} cut to {args.finetune:.0%}: {scores}")
+        return
     imgsz = config.train_for(args.task).imgsz
     model = BackboneClassifier(args.backbone, nc=1000, verbose=False).eval()
     files = list(pictures["path"])
     x, x_mirror = features(model, imgsz, files), features(model, imgsz, files, mirror=True)
-    folds = np.zeros(len(y), dtype=int)
-    splitter = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-    for k, (_, test) in enumerate(splitter.split(x, y)):
-        folds[test] = k
     train0 = np.flatnonzero(folds != 0)
     c = choose_c(
         np.concatenate([x[train0], x_mirror[train0]]), np.tile(y[train0], 2), np.tile(np.arange(len(train0)) % 5, 2)
@@ -159,8 +203,9 @@ def main() -> None:
           f"at about {hopeful * labelled:.0f} (a line in ln n through the last three sizes) to {fit[2] * labelled:.0f} "
           f"labelled (the power law 1 - {fit[0]:.3f} n^-{fit[1]:.3f} through all five)")  # fmt: skip
     title = f"{args.task}: {args.backbone} probe, {args.folds}-fold pooled, {len(y)} labelled pictures"
-    plot(overall, alone, args.group, fit, hopeful, args.target, title, args.plot)
-    print(f"plot: {args.plot}")
+    if args.plot:
+        plot(overall, alone, args.group, fit, hopeful, args.target, title, args.plot)
+        print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":
