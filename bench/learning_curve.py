@@ -18,7 +18,6 @@ macro-F1 and the group's recall per fraction, and where a power law through the 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +31,7 @@ from bench.probe import choose_c, features, fitted_probe  # noqa: E402
 from pipeline import params, paths, plotting  # noqa: E402
 from pipeline.backbones import BackboneClassifier  # noqa: E402
 from pipeline.evaluation import summarise  # noqa: E402
+from pipeline.io import link_or_copy  # noqa: E402
 from pipeline.onnx_model import OnnxClassifier  # noqa: E402
 from pipeline.training import train  # noqa: E402
 
@@ -90,7 +90,7 @@ def finetuned(pictures: pd.DataFrame, y, names, folds, fraction: float, group: i
                 for i in members:
                     source = Path(pictures["path"].iloc[i])
                     (layout / split / names[y[i]]).mkdir(parents=True, exist_ok=True)
-                    os.link(source, layout / split / names[y[i]] / source.name)
+                    link_or_copy(source, layout / split / names[y[i]] / source.name)
             result = train(settings, layout, Path(tmp) / f"run{k}", seed, refit=True)
             test = np.flatnonzero(folds == k)
             probs[test] = OnnxClassifier([result.onnx]).probabilities(
