@@ -31,17 +31,25 @@ from bench.probe import choose_c, features, fitted_probe  # noqa: E402
 from pipeline import params, paths, plotting  # noqa: E402
 from pipeline.backbones import BackboneClassifier  # noqa: E402
 from pipeline.evaluation import summarise  # noqa: E402
-from pipeline.io import link_or_copy  # noqa: E402
 from pipeline.onnx_model import OnnxClassifier  # noqa: E402
+from pipeline.out_of_fold import fold_layout  # noqa: E402
 from pipeline.training import train  # noqa: E402
 
 FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def labelled_pictures(dataset: Path) -> pd.DataFrame:
-    """Every picture of the split once (a refit split lists the validation pictures under train too)."""
-    table = pd.read_csv(dataset / "split.csv").drop_duplicates("sha256")
-    return pd.DataFrame({"path": [str(dataset / f) for f in table["file"]], "label": table["label"].to_numpy()})
+    """Every picture of the split once (a refit split lists the validation pictures under train too): its `file`
+    in the split, `label`, `sha256`, and its `path`."""
+    table = pd.read_csv(dataset / "split.csv", usecols=["file", "label", "sha256"], dtype={"label": str})
+    table = table.drop_duplicates("sha256").reset_index(drop=True)
+    return table.assign(path=[str(dataset / f) for f in table["file"]])
+
+
+def pooled_scores(y: np.ndarray, probs: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Top-1, macro-F1 and each class's recall over every fold's answers."""
+    metrics, table, _ = summarise(y, probs, names, {})
+    return {"top1": metrics["top1"], "macro_f1": metrics["macro_f1"], **dict(zip(table["class"], table["recall"]))}
 
 
 def kept(y: np.ndarray, train: np.ndarray, fraction: float, group: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -67,41 +75,34 @@ def curve(x, x_mirror, y, names, folds, c, group: int | None, repeats: int, seed
                 trained_on.append(len(train) if group is None else int((y[train] == group).sum()))
                 model = fitted_probe(np.concatenate([x[train], x_mirror[train]]), np.tile(y[train], 2), c)
                 probs[folds == k] = model.predict_proba(x[folds == k])
-            metrics, table, _ = summarise(y, probs, names, {})
-            recall = dict(zip(table["class"], table["recall"]))
             rows.append({"fraction": fraction, "repeat": repeat, "training_pictures": float(np.mean(trained_on)),
-                         "top1": metrics["top1"], "macro_f1": metrics["macro_f1"], **recall})  # fmt: skip
+                         **pooled_scores(y, probs, names)})  # fmt: skip
             print(f"  {fraction:.0%} (repeat {repeat}): {rows[-1]}", flush=True)
     return pd.DataFrame(rows)
 
 
-def finetuned(pictures: pd.DataFrame, y, names, folds, fraction: float, group: int, settings, seed: int) -> dict:
+def finetuned(dataset: Path, pictures: pd.DataFrame, y, names, folds, fraction: float, group: int, settings,
+              seed: int) -> dict:  # fmt: skip
     """Pooled scores of the recipe fine-tuned on each fold's training pictures, `group` cut to `fraction` (the
-    probe curve's first repeat draws the same pictures); its validation is one training picture a class, only
-    watched (the refit schedule keeps the last weights)."""
+    probe curve's first repeat draws the same pictures), laid out and trained as `calibrate.folds` does
+    (`pipeline.out_of_fold`): the fold's test pictures as validation, never scored per epoch, the last weights kept."""
     rng = np.random.default_rng([seed, 0, int(fraction * 100)])
     probs = np.zeros((len(y), len(names)))
-    with tempfile.TemporaryDirectory(prefix="bench-learning-curve-") as tmp:
+    settings = settings.model_copy(update={"overrides": {**settings.overrides, "val": False}})
+    with tempfile.TemporaryDirectory(dir=dataset.parent, prefix=f".learning-curve-{dataset.name}-") as tmp:
         for k in np.unique(folds):
-            trained = kept(y, np.flatnonzero(folds != k), fraction, group, rng)
+            trained, test = kept(y, np.flatnonzero(folds != k), fraction, group, rng), np.flatnonzero(folds == k)
+            rows = pictures.iloc[np.concatenate([trained, test])]
             layout = Path(tmp) / f"fold{k}"
-            watched = pd.Series(trained).groupby(y[trained]).first().to_numpy()
-            for split, members in (("train", trained), ("val", watched)):
-                for i in members:
-                    source = Path(pictures["path"].iloc[i])
-                    (layout / split / names[y[i]]).mkdir(parents=True, exist_ok=True)
-                    link_or_copy(source, layout / split / names[y[i]] / source.name)
+            held_out = fold_layout(dataset, rows, pd.Series(folds[rows.index], index=rows.index), k, layout)
             result = train(settings, layout, Path(tmp) / f"run{k}", seed, refit=True)
-            test = np.flatnonzero(folds == k)
-            probs[test] = OnnxClassifier([result.onnx]).probabilities(
-                [Path(p) for p in pictures["path"].iloc[test]], 64
-            )
-            print(
-                f"  fold {k}: {len(trained)} training pictures, {int((y[trained] == group).sum())} of the group",
-                flush=True,
-            )
-    metrics, table, _ = summarise(y, probs, names, {})
-    return {"top1": metrics["top1"], "macro_f1": metrics["macro_f1"], **dict(zip(table["class"], table["recall"]))}
+            files = [
+                layout / "val" / label / Path(file).name for file, label in zip(held_out["file"], held_out["label"])
+            ]
+            probs[test] = OnnxClassifier([result.onnx]).probabilities(files, 64)
+            print(f"  fold {k}: {len(trained)} training pictures, {int((y[trained] == group).sum())} of the group",
+                  flush=True)  # fmt: skip
+    return pooled_scores(y, probs, names)
 
 
 def pictures_for(recall: pd.Series, target: float) -> tuple[float, float, float]:
@@ -165,7 +166,8 @@ def main() -> None:
     from sklearn.model_selection import StratifiedKFold
 
     config = params.load()
-    pictures = labelled_pictures(paths.YOLO / config.known_task(args.task))
+    dataset = paths.YOLO / config.known_task(args.task)
+    pictures = labelled_pictures(dataset)
     names = sorted(pictures["label"].unique())
     if args.group not in names:
         raise SystemExit(f"--group {args.group!r}: not a class of {args.task} ({', '.join(names)})")
@@ -176,7 +178,9 @@ def main() -> None:
     if args.finetune is not None:
         group = names.index(args.group)
         print(f"{args.task}: {len(y)} labelled pictures, {args.folds} folds, the recipe fine-tuned on each")
-        scores = finetuned(pictures, y, names, folds, args.finetune, group, config.train_for(args.task), args.seed)
+        scores = finetuned(
+            dataset, pictures, y, names, folds, args.finetune, group, config.train_for(args.task), args.seed
+        )
         print(f"fine-tuned, {args.group} cut to {args.finetune:.0%}: {scores}")
         return
     imgsz = config.train_for(args.task).imgsz
